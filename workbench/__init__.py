@@ -1,0 +1,37 @@
+"""VLM Workbench: which vision-language model, with which prompt, does my image task best — at what cost?
+
+    import workbench
+    df = workbench.compare("sample_images/road_pothole_severe.jpg", task="pothole_severity",
+                           models=["SmolVLM-256M (local)", "Pixtral-12B (OpenRouter)"])
+
+Importing this package is light: torch, transformers and the SDKs load inside the backend that needs them.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import (AuthError, BackendError, ConfigError, DeadlineError, ImageError, KeyMissingError,
+                     ProtocolError, RateLimitError, UnavailableError, WorkbenchError)
+
+# Public name → module that defines it; loaded on first access so `import workbench` stays fast.
+_LAZY = {
+    "load_image": "images", "encode_image": "images", "LoadedImage": "images", "EncodedImage": "images",
+    "TASKS": "tasks", "Task": "tasks", "get_task": "tasks",
+    "ModelSpec": "models", "load_models": "models", "resolve_models": "models",
+    "Result": "results",
+    "parse_reply": "parsing",
+    "compare": "compare", "compare_results": "compare", "run_model": "compare", "availability": "compare",
+    "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs",
+    "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
+}
+
+__all__ = ["AuthError", "BackendError", "ConfigError", "DeadlineError", "ImageError", "KeyMissingError",
+           "ProtocolError", "RateLimitError", "UnavailableError", "WorkbenchError", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

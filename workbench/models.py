@@ -1,0 +1,146 @@
+"""The models to compare: one readable TOML file, plus environment overrides."""
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .providers import PROVIDERS, Provider
+
+DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
+DEFAULT_LOCAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
+
+
+class PriceOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_per_m: float | None = None
+    output_per_m: float | None = None
+    per_image: float | None = None
+    gpu_hour_usd: float | None = None
+    source: str = "models file"
+    as_of: str = ""
+
+
+class ModelSpec(BaseModel):
+    """One entry of the models file: a model, the backend that runs it and how to reach it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    backend: str = "openai"
+    model: str = Field(min_length=1)
+    provider: str | None = None
+    base_url: str | None = None
+    key_env: str | None = None
+    price: PriceOverride | None = None
+    quantization: Literal["4bit", "8bit"] | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    max_edge: int | None = Field(default=None, gt=0)
+    detail: Literal["low", "high", "auto"] = "auto"
+    timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    json_schema: bool | None = None
+    selected: bool = False  # ticked by default in the app
+
+    @property
+    def preset(self) -> Provider | None:
+        return PROVIDERS.get(self.provider or "")
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or (self.preset.base_url if self.preset else None)
+
+    @property
+    def resolved_key_env(self) -> str | None:
+        return self.key_env or (self.preset.key_env if self.preset else None)
+
+    @property
+    def is_local(self) -> bool:
+        """Runs on hardware the user owns: priced by time (optional $/GPU-hour), not per token."""
+        if self.backend in ("transformers", "mlx"):
+            return True
+        host = urlparse(self.resolved_base_url or "").hostname or ""
+        return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".local")
+
+
+def _read(path: Path) -> list[ModelSpec]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"models file {path} does not exist — create it or unset WORKBENCH_MODELS") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"models file {path} is not valid TOML: {e}") from None
+    entries = data.get("models", [])
+    specs = []
+    for i, entry in enumerate(entries):
+        try:
+            specs.append(ModelSpec(**entry))
+        except ValidationError as e:
+            where = entry.get("name", f"entry {i + 1}")
+            raise ConfigError(f"{path}: model {where!r} is invalid: {_first_error(e)}") from None
+        if specs[-1].provider and specs[-1].provider not in PROVIDERS:
+            raise ConfigError(f"{path}: model {specs[-1].name!r} names unknown provider {specs[-1].provider!r}"
+                              f" — use one of: {', '.join(PROVIDERS)}")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: model names must be unique, found duplicates in {names}")
+    return specs
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+
+
+def models_file() -> Path:
+    """WORKBENCH_MODELS, else ./models.toml, else the defaults shipped with the package."""
+    if os.environ.get("WORKBENCH_MODELS"):
+        return Path(os.environ["WORKBENCH_MODELS"])
+    local = Path("models.toml")
+    return local if local.exists() else DEFAULT_MODELS_FILE
+
+
+def load_models(path: str | Path | None = None) -> list[ModelSpec]:
+    """Read the models file. WORKBENCH_LOCAL_MODEL swaps the embedded default model (hub id or folder)."""
+    specs = _read(Path(path) if path else models_file())
+    local_override = os.environ.get("WORKBENCH_LOCAL_MODEL")
+    if local_override:
+        specs = [s.model_copy(update={"model": local_override}) if s.model == DEFAULT_LOCAL_MODEL else s
+                 for s in specs]
+    return specs
+
+
+def resolve_models(models, available: list[ModelSpec] | None = None) -> list[ModelSpec]:
+    """Turn names, ModelSpecs or dicts into ModelSpecs; None means the models ticked by default."""
+    available = available if available is not None else load_models()
+    by_name = {s.name: s for s in available}
+    if models is None:
+        return [s for s in available if s.selected] or available[:1]
+    if isinstance(models, (str, ModelSpec, dict)):
+        models = [models]
+    out = []
+    for m in models:
+        if isinstance(m, ModelSpec):
+            out.append(m)
+        elif isinstance(m, dict):
+            try:
+                out.append(ModelSpec(**m))
+            except ValidationError as e:
+                raise ConfigError(f"model {m.get('name', m)!r} is invalid: {_first_error(e)}") from None
+        elif m in by_name:
+            out.append(by_name[m])
+        else:
+            raise ConfigError(f"unknown model {m!r} — choose one of: {', '.join(by_name)} (or add it to "
+                              f"{models_file()})")
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_models() -> tuple[ModelSpec, ...]:
+    return tuple(_read(DEFAULT_MODELS_FILE))
