@@ -22,8 +22,10 @@ from workbench.compare import availability, run_model
 from workbench.providers import PROVIDERS
 
 SAMPLES = Path(__file__).with_name("sample_images")
-KEY_VARS = sorted({p.key_env for p in PROVIDERS.values() if p.key_env})
 MAX_UPLOAD = "25mb"
+TABLE_COLUMNS = ("model", "status", "label", "latency_s", "time_to_first_token_s", "input_tokens", "output_tokens",
+                 "cost", "cost_source", "error_type", "error", "finish_reason", "model_id", "image_hash",
+                 "prompt_hash")
 
 
 class ImageUpload(gr.Image):
@@ -58,6 +60,12 @@ def task_fields(task_name: str):
     return (gr.update(value=task.prompt),
             gr.update(visible=variable is not None, label=(variable or "").capitalize(),
                       value=task.examples.get(variable, "") if variable else ""))
+
+
+def key_variables(catalog: list[ModelSpec]) -> list[str]:
+    """Every key the models file or a provider preset names: each gets a password box."""
+    return sorted({p.key_env for p in PROVIDERS.values() if p.key_env} |
+                  {s.resolved_key_env for s in catalog if s.resolved_key_env})
 
 
 def set_key(keys: dict, env_var: str, value: str) -> dict:
@@ -126,8 +134,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     results = [futures[s.name].result() for s in specs]
     import pandas as pd
 
-    table = pd.DataFrame([{k: v for k, v in r.to_row().items() if k not in ("output", "probabilities")}
-                          for r in results])
+    table = pd.DataFrame([{k: r.to_row()[k] for k in TABLE_COLUMNS} for r in results])
     yield results_html(results), table
 
 
@@ -159,7 +166,7 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
                     refresh = gr.Button("Check models", size="sm")
                 with gr.Accordion("API keys (kept for this browser session only)", open=False):
                     key_boxes = {var: gr.Textbox(label=var, type="password", placeholder="not stored anywhere")
-                                 for var in KEY_VARS}
+                                 for var in key_variables(catalog)}
                 with gr.Accordion("Add an OpenAI-compatible model (vLLM, Ollama, LocalAI, LM Studio, …)",
                                   open=False):
                     c_name = gr.Textbox(label="Display name")

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from .serve_fixture import transformers_serve  # noqa: F401
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
 from .backends import Availability, ChatRequest, get_backend
-from .errors import BackendError
+from .errors import BackendError, ConfigError
 from .images import LoadedImage, load_image
 from .keys import resolve_key
 from .models import ModelSpec, resolve_models
@@ -34,15 +34,19 @@ def availability(spec: ModelSpec, keys: dict[str, str] | None = None) -> Availab
 def run_model(image, task: str | Task, model: ModelSpec | str, *, prompt: str | None = None,
               variables: dict | None = None, keys: dict[str, str] | None = None, max_tokens: int = 512,
               temperature: float = 0.0, max_edge: int | None = None, detail: str | None = None,
-              on_text: Callable[[str], None] | None = None) -> Result:
-    """One call. Bad input (task, prompt variables, image) raises; a failing model returns an error Result."""
+              on_text: Callable[[str], None] | None = None, mode: str = "generate") -> Result:
+    """One call. Bad input (task, prompt variables, image) raises; a failing model returns an error Result.
+
+    mode="generate" asks for text and parses it; mode="score" reads a probability for every allowed label."""
     task = get_task(task)
     spec = resolve_models(model)[0] if not isinstance(model, ModelSpec) else model
     text = task.render(prompt, variables)
     image = load_image(image)
-    return _call(image, task, spec, text, keys, ChatRequest(
-        prompt=text, images=[image], max_tokens=max_tokens, temperature=temperature, max_edge=max_edge,
-        detail=detail or spec.detail, on_text=on_text))
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
+    request = ChatRequest(prompt=text, images=[image], max_tokens=max_tokens, temperature=temperature,
+                          max_edge=max_edge, detail=detail or spec.detail, on_text=on_text)
+    return MODES[mode](image, task, spec, text, keys, request)
 
 
 def _call(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest) -> Result:
@@ -83,6 +87,15 @@ def _call(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, requ
         result.metrics["sent_image_bytes"] = reply.sent_image_bytes
     result.cost, result.cost_source = _cost(spec, reply, len(request.images))
     return result
+
+
+def _score(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest) -> Result:
+    from .scoring import score_call
+
+    return score_call(image, task, spec, text, keys, request)
+
+
+MODES = {"generate": _call, "score": _score}
 
 
 def _cost(spec: ModelSpec, reply, images: int) -> tuple[float | None, str | None]:

@@ -1,0 +1,175 @@
+"""The app, as users and API clients meet it: launched as `python app.py` on loopback, driven through
+gradio_client and a real browser (Debian chromium + Playwright), with a canary key that must never leak."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CANARY = "sk-canary-7f3a9c2e5b1d4a6f8e0c"  # a dummy key: the app must never echo it
+CANARY_UI = "sk-canary-typed-in-browser-0000"
+ARTIFACTS = ROOT / "tests" / "_artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory, tiny_llava_dir, tiny_idefics3_dir, transformers_serve):
+    from tests.fault_server import FaultServer
+
+    work = tmp_path_factory.mktemp("app")
+    faults = FaultServer().start()
+    models = work / "models.toml"
+    models.write_text(f"""
+[[models]]
+name = "tiny llava"
+backend = "transformers"
+model = "{tiny_llava_dir}"
+selected = true
+
+[[models]]
+name = "tiny idefics3"
+backend = "transformers"
+model = "{tiny_idefics3_dir}"
+selected = true
+
+[[models]]
+name = "served llava"
+provider = "custom"
+base_url = "{transformers_serve.base_url}"
+model = "{transformers_serve.model}"
+timeout = 60
+
+[[models]]
+name = "leaky proxy"
+provider = "custom"
+base_url = "{faults.url}"
+model = "401"
+key_env = "WB_CANARY_KEY"
+max_retries = 0
+""")
+    port = _free_port()
+    env = {**os.environ, "WORKBENCH_MODELS": str(models), "WB_CANARY_KEY": CANARY, "HF_HUB_OFFLINE": "1",
+           "GRADIO_TEMP_DIR": str(work / "gradio-tmp"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONUNBUFFERED": "1"}
+    log_path = work / "app.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"app did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield {"url": url, "work": work, "log": log_path, "faults": faults}
+    proc.terminate()
+    proc.wait(timeout=20)
+    faults.stop()
+
+
+def _predict(url: str, models: list[str], task="pothole_severity", prompt=None, variable=""):
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    prompt = prompt if prompt is not None else "Grade the pothole. Answer JSON."
+    return client.predict(handle_file(str(ROOT / "sample_images" / "road_pothole_severe.jpg")), task, prompt,
+                          variable, models, 16, 512, "auto", api_name="/compare")
+
+
+def test_compare_endpoint_gives_one_result_per_model(app_server):
+    models = ["tiny llava", "tiny idefics3", "served llava", "leaky proxy"]
+    html, table = _predict(app_server["url"], models)
+    rows = {row[0]: dict(zip(table["headers"], row)) for row in table["data"]}
+    assert list(rows) == models
+    assert html.count('class="wb-card"') == 4
+    for name in ("tiny llava", "tiny idefics3", "served llava"):
+        assert rows[name]["status"] != "error", rows[name]["error"]
+        assert rows[name]["output_tokens"] and rows[name]["latency_s"] > 0
+    failed = rows["leaky proxy"]
+    assert failed["status"] == "error" and failed["error_type"] == "auth_error"
+    assert "WB_CANARY_KEY" in failed["error"]  # the message names the variable to fix…
+    assert CANARY not in html and CANARY not in str(table)  # …and never the key, even when the server echoes it
+
+
+def test_api_errors_are_shown_to_clients(app_server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    bad = tmp_path / "fake.png"
+    bad.write_bytes(b"%PDF-1.4 not really a picture")
+    client = Client(app_server["url"], verbose=False)
+    with pytest.raises(Exception) as err:
+        client.predict(handle_file(str(bad)), "ask", "What is this?", "", ["tiny llava"], 16, 512, "auto",
+                       api_name="/compare")
+    assert "PDF" in str(err.value)  # show_error=True: the client sees the reason, not {"error": null}
+    with pytest.raises(Exception) as err:
+        client.predict(handle_file(str(ROOT / "sample_images" / "park_scene.jpg")), "ask", "x", "", [], 16, 512,
+                       "auto", api_name="/compare")
+    assert "model" in str(err.value)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Debian's chromium is needed for the browser test: apt-get install -y chromium")
+    return path
+
+
+def test_browser_compare_flow(app_server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=flags)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_server["url"])
+        page.locator("input[type=file]").first.set_input_files(str(ROOT / "sample_images" / "road_pothole_severe.jpg"))
+        page.get_by_label("served llava", exact=False).check()
+        page.get_by_text("API keys", exact=False).click()
+        page.get_by_label("WB_CANARY_KEY").fill(CANARY_UI)
+        page.get_by_role("button", name="Run").click()
+        page.wait_for_function(
+            "document.querySelectorAll('.wb-card').length === 3 && "
+            "document.querySelectorAll('.wb-card[data-status=running]').length === 0", timeout=120_000)
+        cards = page.locator(".wb-card")
+        names = sorted(cards.nth(i).get_attribute("data-model") for i in range(cards.count()))
+        assert names == ["served llava", "tiny idefics3", "tiny llava"]
+        results_text = page.locator(".wb-cards").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+        browser.close()
+    assert CANARY_UI not in results_text
+
+
+def test_canary_key_is_nowhere(app_server):
+    """Runs last in this module: the logs and every file the app wrote must be free of both canaries."""
+    # One more call where the session key is used and echoed back by the server.
+    _predict(app_server["url"], ["leaky proxy"])
+    time.sleep(0.5)
+    haystacks = {"app log": app_server["log"].read_text(errors="replace")}
+    for path in Path(app_server["work"]).rglob("*"):
+        if path.is_file() and path != app_server["log"] and path.name != "models.toml":
+            haystacks[str(path)] = path.read_bytes().decode("latin-1")
+    assert len(haystacks) >= 2  # the log and at least the uploaded images
+    for where, text in haystacks.items():
+        assert CANARY not in text, f"canary key found in {where}"
+        assert CANARY_UI not in text, f"browser-typed canary key found in {where}"

@@ -1,0 +1,52 @@
+import pytest
+
+from workbench import ConfigError
+from workbench.models import DEFAULT_LOCAL_MODEL, ModelSpec, default_models, load_models, resolve_models
+
+
+def test_defaults_include_the_seed_models():
+    ids = {s.model for s in default_models()}
+    assert {DEFAULT_LOCAL_MODEL, "mistralai/pixtral-12b", "gpt-4o-mini", "gpt-4o", "llava:7b"} <= ids
+    assert any(s.provider == "vllm" for s in default_models())
+    assert any(s.quantization == "4bit" for s in default_models())
+
+
+def test_presets_resolve_url_and_key():
+    spec = ModelSpec(name="p", provider="openrouter", model="mistralai/pixtral-12b")
+    assert spec.resolved_base_url.endswith("/api/v1") and spec.resolved_key_env == "OPENROUTER_API_KEY"
+    custom = ModelSpec(name="c", provider="custom", base_url="http://127.0.0.1:9/v1", model="m", key_env="MY_KEY")
+    assert custom.resolved_base_url == "http://127.0.0.1:9/v1" and custom.is_local
+
+
+def test_models_file_and_env_override(tmp_path, monkeypatch):
+    path = tmp_path / "models.toml"
+    path.write_text('[[models]]\nname = "local"\nbackend = "transformers"\nmodel = "%s"\nselected = true\n'
+                    '[[models]]\nname = "or"\nprovider = "openrouter"\nmodel = "x/y"\n'
+                    'price = { input_per_m = 1.0, output_per_m = 2.0 }\n' % DEFAULT_LOCAL_MODEL)
+    monkeypatch.setenv("WORKBENCH_MODELS", str(path))
+    monkeypatch.setenv("WORKBENCH_LOCAL_MODEL", "/models/tiny")
+    specs = load_models()
+    assert [s.name for s in specs] == ["local", "or"]
+    assert specs[0].model == "/models/tiny"
+    assert specs[1].price.input_per_m == 1.0
+    assert [s.name for s in resolve_models(None, specs)] == ["local"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ('[[models]]\nname = "a"\nmodel = "m"\nbackend = "openai"\ncolour = "red"\n', ["colour"]),
+    ('[[models]]\nname = "a"\nmodel = "m"\nprovider = "acme"\n', ["acme", "openrouter"]),
+    ('[[models]]\nname = "a"\nmodel = "m"\n[[models]]\nname = "a"\nmodel = "n"\n', ["unique"]),
+    ('[[models]\nname = "a"', ["TOML"]),
+])
+def test_bad_models_file_says_what_is_wrong(tmp_path, body, words):
+    path = tmp_path / "models.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as err:
+        load_models(path)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_unknown_model_name_lists_choices():
+    with pytest.raises(ConfigError, match="GPT-4o"):
+        resolve_models(["no such model"], list(default_models()))

@@ -1,0 +1,450 @@
+"""Any OpenAI-compatible chat server: OpenAI, OpenRouter, vLLM, Ollama, LM Studio, LocalAI, `transformers serve`.
+
+One user message (the prompt, then one data-URL image per image), one overall deadline per call that covers
+the SDK's own retries, and every failure turned into a typed `workbench.errors` exception whose message names
+the provider, the key's environment variable and the fix — and never the key itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, ConnectionFailedError, DeadlineError,
+                      KeyMissingError, NotFoundError, ProtocolError, RateLimitError, ServerError)
+from ..keys import resolve_key
+from ..providers import OPTIONAL_KEY
+from ..redact import redact
+from .base import Availability, Capabilities, ChatRequest, Reply, register_backend
+
+PROBE_TIMEOUT_S = 1.0
+PROBE_CACHE_S = 10.0
+_DETAIL_PROVIDERS = {"openai", "openrouter"}  # others may reject the non-standard `detail` field
+_SCHEMA_REJECTION = re.compile(r"response_format|json_schema|structured output|guided", re.I)
+_MAX_SERVER_MESSAGE = 300
+_STREAM_FIX = "the server's stream broke off; try again, or call without streaming"
+_EMPTY_FIX = "it returned no answer at all; try again, or check that the model accepts images"
+
+_probe_cache: dict[str, tuple[float, bool]] = {}
+_probe_lock = threading.Lock()
+
+
+@register_backend("openai")
+class OpenAICompatible:
+    def capabilities(self, spec) -> Capabilities:
+        return _capabilities(spec)
+
+    def availability(self, spec, keys: dict[str, str] | None = None) -> Availability:
+        base = spec.resolved_base_url
+        if not base:
+            return Availability("unknown", _no_base_url_message(spec))
+        missing = _missing_key_message(spec, keys)
+        if missing:
+            return Availability("key_missing", missing)
+        if _is_loopback(base) and not _answers(base):
+            return Availability("unreachable", f"{_where(spec)} is not answering — start the server or change "
+                                               f"base_url; check it with `curl {base.rstrip('/')}/models`")
+        return Availability("ready")
+
+    def chat(self, spec, request: ChatRequest, keys: dict[str, str] | None = None) -> Reply:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case, worker threads included: no loop running in this thread
+            return asyncio.run(self.achat(spec, request, keys))
+        # Called from inside a running loop (a notebook cell): asyncio.run would refuse, so use a helper thread.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self.achat(spec, request, keys)).result()
+
+    async def achat(self, spec, request: ChatRequest, keys: dict[str, str] | None = None) -> Reply:
+        import openai
+
+        call = _Call.prepare(spec, keys)
+        started = time.perf_counter()
+        messages, sent_bytes = _messages(spec, request)
+        encode_s = time.perf_counter() - started
+        try:
+            async with asyncio.timeout(spec.timeout):
+                async with openai.AsyncOpenAI(base_url=call.base_url, api_key=call.key or "not-needed",
+                                              max_retries=spec.max_retries, timeout=spec.timeout) as client:
+                    reply = await _complete(client, call, request, messages, started)
+        except TimeoutError:
+            raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s — raise "
+                                            "`timeout` in the models file or check the server") from None
+        except openai.OpenAIError as exc:
+            raise call.error_from_sdk(exc) from None
+        reply.latency_s = time.perf_counter() - started
+        reply.sent_image_bytes = sent_bytes
+        reply.metrics["encode_s"] = round(encode_s, 4)
+        if reply.output_tokens and reply.latency_s > 0:
+            generating = reply.latency_s - (reply.time_to_first_token_s or 0.0)
+            reply.metrics["output_tokens_per_s"] = round(reply.output_tokens / max(generating, 1e-6), 2)
+        return reply
+
+
+# --- one call's context ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    spec: object
+    base_url: str
+    key: str | None
+    label: str
+    streamed: list[str] | None = None  # the text received so far, once a stream has started
+    json_schema: str | None = None  # "sent" | "rejected"
+
+    @classmethod
+    def prepare(cls, spec, keys) -> "_Call":
+        base = spec.resolved_base_url
+        if not base:
+            raise ConfigError(_no_base_url_message(spec))
+        missing = _missing_key_message(spec, keys)
+        if missing:
+            raise KeyMissingError(missing)
+        return cls(spec, base, resolve_key(spec.resolved_key_env, keys), _label(spec))
+
+    @property
+    def partial_text(self) -> str | None:
+        return None if self.streamed is None else "".join(self.streamed)
+
+    def error(self, cls: type[BackendError], message: str) -> BackendError:
+        exc = cls(redact(message, [self.key]))
+        exc.partial_text = self.partial_text  # raw output so far: the caller keeps it with the failure
+        return exc
+
+    def protocol_error(self, cause: Exception | str, fix: str | None = None) -> BackendError:
+        what = cause if isinstance(cause, str) else f"a body it could not parse ({type(cause).__name__}: {cause})"
+        fix = fix or f"is base_url ({self.base_url}) the API root ending in /v1?"
+        return self.error(ProtocolError, f"{self.label} answered with {what}, not a chat completion — {fix}")
+
+    def error_from_sdk(self, exc) -> BackendError:
+        import openai
+
+        spec = self.spec
+        if isinstance(exc, openai.APITimeoutError):
+            return self.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s — raise "
+                                             "`timeout` in the models file or check the server")
+        if isinstance(exc, openai.APIConnectionError):
+            return self._connection_error(exc)
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc)
+        if isinstance(exc, openai.APIError):  # an error event inside a stream
+            return self.error(ServerError, f"{self.label} reported an error while answering: "
+                                           f"{_server_message(exc)} — try again or check the server's logs")
+        return self.error(ProtocolError, f"{self.label}: {type(exc).__name__}: {exc}")
+
+    def _connection_error(self, exc) -> BackendError:
+        cause = _root_cause(exc)
+        if self.streamed is not None:
+            return self.error(ProtocolError, f"{self.label} cut the stream off after {len(self.partial_text)} "
+                                             f"characters ({cause}) — {_STREAM_FIX}")
+        if "complete message body" in cause:
+            return self.error(ProtocolError, f"{self.label} closed the connection in the middle of its answer "
+                                             f"({cause}) — the server or a proxy in between cut it off; try again")
+        return self.error(ConnectionFailedError, f"cannot reach {self.base_url} — is the server running? ({cause})")
+
+    def _status_error(self, exc) -> BackendError:
+        status, said = exc.status_code, _server_message(exc)
+        env, spec = self.spec.resolved_key_env, self.spec
+        retries = f"after {spec.max_retries} retr{'y' if spec.max_retries == 1 else 'ies'}"
+        if status in (401, 403):
+            fix = (f"check {env}" if self.key else f"set {env} in .env or the Keys box") if env else \
+                "this server wants a key: set key_env in the models file"
+            return self.error(AuthError, f"key rejected by {self.label} ({status}: {said}) — {fix}")
+        if status == 404:
+            return self.error(NotFoundError, f"model {spec.model!r} not found at {self.base_url} ({said}) — check "
+                                             f"the model id (GET {self.base_url.rstrip('/')}/models lists them)")
+        if status == 429:
+            after = exc.response.headers.get("retry-after")
+            wait = f", retry-after {after} s" if after else ""
+            exc_out = self.error(RateLimitError, f"{self.label} is rate-limiting {spec.name} ({retries}{wait}): "
+                                                 f"{said} — wait, lower concurrency or raise max_retries")
+            exc_out.retry_after = _float_or_none(after)
+            return exc_out
+        if status >= 500:
+            return self.error(ServerError, f"{self.label} failed with {status} {retries}: {said} — try again "
+                                           "later or check the server's logs")
+        return self.error(BadRequestError, f"{self.label} rejected the request ({status}): {said}")
+
+
+# --- building and sending the request --------------------------------------------------------------------
+
+
+def _messages(spec, request: ChatRequest) -> tuple[list[dict], int]:
+    from ..images import DEFAULT_MAX_EDGE, encode_image
+
+    max_edge = request.max_edge or spec.max_edge or DEFAULT_MAX_EDGE
+    detail = request.detail if request.detail != "auto" else spec.detail
+    content: list[dict] = [{"type": "text", "text": request.prompt}]
+    sent = 0
+    for image in request.images:
+        encoded = encode_image(image, max_edge=max_edge)
+        sent += encoded.size_bytes
+        image_url = {"url": encoded.data_url}
+        if spec.provider in _DETAIL_PROVIDERS:
+            image_url["detail"] = detail
+        content.append({"type": "image_url", "image_url": image_url})
+    return [{"role": "user", "content": content}], sent
+
+
+async def _complete(client, call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
+    import openai
+
+    kwargs: dict = {"model": call.spec.model, "messages": messages, "max_tokens": request.max_tokens,
+                    "temperature": request.temperature}
+    if request.json_schema and _capabilities(call.spec).json_schema:
+        kwargs["response_format"] = _response_format(request.json_schema)
+        call.json_schema = "sent"
+    try:
+        reply = await _send(client, call, request, kwargs, started)
+    except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+        if "response_format" not in kwargs or not _SCHEMA_REJECTION.search(str(exc.message)):
+            raise
+        kwargs.pop("response_format")  # this server does not do structured output: ask once more without it
+        call.json_schema = "rejected"
+        reply = await _send(client, call, request, kwargs, started)
+    if call.json_schema:
+        reply.metrics["json_schema"] = call.json_schema
+    return reply
+
+
+def _response_format(json_schema: dict) -> dict:
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(json_schema.get("name") or "answer"))[:64]
+    schema = json_schema.get("schema", json_schema)
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+
+
+async def _send(client, call: _Call, request: ChatRequest, kwargs: dict, started: float) -> Reply:
+    if request.on_text is None:
+        try:
+            completion = await client.chat.completions.create(**kwargs)
+        except ValueError as exc:  # the SDK's json() on a body that claims to be JSON and is not
+            raise call.protocol_error(exc) from None
+        return _reply_from_completion(call, completion)
+    stream = await client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+    async with stream:
+        return await _read_stream(call, request, stream, started)
+
+
+async def _read_stream(call: _Call, request: ChatRequest, stream, started: float) -> Reply:
+    content_type = stream.response.headers.get("content-type", "")
+    if "event-stream" not in content_type:
+        return await _non_sse_answer(call, stream.response, content_type)
+    call.streamed = []
+    finish_reason = usage = ttft = None
+    chunks = 0
+    iterator = stream.__aiter__()
+    while True:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            break
+        except ValueError as exc:  # an SSE chunk that is not JSON
+            raise call.protocol_error(f"a stream chunk it could not parse ({exc})", _STREAM_FIX) from None
+        chunks += 1
+        piece, finish, chunk_usage = _parse_chunk(call, chunk)
+        finish_reason = finish or finish_reason
+        usage = chunk_usage or usage
+        if piece:
+            if ttft is None:
+                ttft = time.perf_counter() - started
+            call.streamed.append(piece)
+            request.on_text("".join(call.streamed))  # outside any try: a failing callback is the caller's bug
+    if finish_reason is None and usage is None:
+        what = "an empty stream" if not chunks else "a stream that stopped before its final chunk"
+        raise call.protocol_error(what, _STREAM_FIX)
+    return _reply(call.partial_text or "", finish_reason, usage, ttft)
+
+
+async def _non_sse_answer(call: _Call, response, content_type: str) -> Reply:
+    """A server that ignored `stream` (or a web page at the wrong URL) answered with a single body."""
+    body = await response.aread()
+    if "json" not in content_type:
+        raise call.protocol_error(_describe_text(body.decode("utf-8", "replace")))
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise call.protocol_error(exc) from None
+    return _reply_from_completion(call, data)
+
+
+# --- reading the answer ----------------------------------------------------------------------------------
+
+
+def _reply_from_completion(call: _Call, completion) -> Reply:
+    if isinstance(completion, (str, bytes)):  # the SDK hands back non-JSON bodies as text
+        raise call.protocol_error(_describe_text(completion))
+    try:
+        choices = _get(completion, "choices")
+        if not choices:
+            raise call.protocol_error("no choices (`choices` is empty)", _EMPTY_FIX)
+        choice = choices[0]
+        message = _get(choice, "message")
+        if message is None:
+            raise call.protocol_error("a choice without a message", _EMPTY_FIX)
+        return _reply(_text(_get(message, "content"), _get(message, "refusal")), _get(choice, "finish_reason"),
+                      _get(completion, "usage"), None)
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+        raise call.protocol_error(exc) from None
+
+
+def _parse_chunk(call: _Call, chunk) -> tuple[str, str | None, object]:
+    try:
+        piece, finish = "", None
+        for choice in _get(chunk, "choices") or []:
+            delta = _get(choice, "delta")
+            piece += _text(_get(delta, "content") if delta is not None else None)
+            finish = _get(choice, "finish_reason") or finish
+        return piece, finish, _get(chunk, "usage")
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+        raise call.protocol_error(exc, _STREAM_FIX) from None
+
+
+def _reply(text: str, finish_reason, usage, ttft: float | None) -> Reply:
+    return Reply(text=text, finish_reason=str(finish_reason) if finish_reason else None,
+                 input_tokens=_int_or_none(_get(usage, "prompt_tokens")),
+                 output_tokens=_int_or_none(_get(usage, "completion_tokens")),
+                 reported_cost=_float_or_none(_get(usage, "cost")), time_to_first_token_s=ttft)
+
+
+def _get(obj, name: str):
+    """Field of an SDK model (extra fields included) or of a plain dict; None when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None:
+        value = (getattr(obj, "model_extra", None) or {}).get(name)
+    return value
+
+
+def _text(content, refusal=None) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # some servers answer with content parts
+        return "".join(str(_get(part, "text") or "") for part in content)
+    return str(refusal) if refusal else ""
+
+
+def _describe_text(body: str | bytes) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    head = text.lstrip()[:200].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<html" in head:
+        return "an HTML page"
+    if not text.strip():
+        return "an empty body"
+    return f"text that is not JSON ({_trim(text, 80)!r})"
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value) -> float | None:
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- messages --------------------------------------------------------------------------------------------
+
+
+def _capabilities(spec) -> Capabilities:
+    preset = spec.preset
+    json_schema = spec.json_schema if spec.json_schema is not None else bool(preset and preset.json_schema)
+    base = spec.resolved_base_url
+    return Capabilities(images=True, json_schema=json_schema, logprobs=bool(preset and preset.logprobs),
+                        local=bool(base and _is_loopback(base)), streaming=True)
+
+
+def _label(spec) -> str:
+    preset = spec.preset
+    if preset and spec.provider != "custom":
+        return preset.label
+    return f"the server at {spec.resolved_base_url}"
+
+
+def _where(spec) -> str:
+    label = _label(spec)
+    return label if label.startswith("the server at") else f"{label} at {spec.resolved_base_url}"
+
+
+def _no_base_url_message(spec) -> str:
+    return f"{spec.name} has no base_url — set base_url in the models file to the server's API root (ending in /v1)"
+
+
+def _missing_key_message(spec, keys) -> str | None:
+    env = spec.resolved_key_env
+    if not env or spec.provider in OPTIONAL_KEY or resolve_key(env, keys):
+        return None
+    return f"{spec.name} needs {env} — set it in .env or the Keys box"
+
+
+def _server_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        said = body.get("message") or body.get("detail") or body.get("error") or json.dumps(body)
+    elif isinstance(body, str) and body.strip():
+        said = body
+    else:
+        said = getattr(exc, "message", "") or str(exc)
+    said = str(said)
+    if "<html" in said[:300].lower():
+        return "an HTML error page"
+    return _trim(said, _MAX_SERVER_MESSAGE)
+
+
+def _trim(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _root_cause(exc: BaseException) -> str:
+    seen = exc
+    while seen.__cause__ is not None and seen.__cause__ is not seen:
+        seen = seen.__cause__
+    return _trim(str(seen) or type(seen).__name__, 200)
+
+
+# --- reachability of servers on this machine ---------------------------------------------------------------
+
+
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _answers(base_url: str) -> bool:
+    """GET {base}/models, cached briefly: any HTTP answer (even 401 or 500) means a server is listening."""
+    now = time.monotonic()
+    with _probe_lock:
+        cached = _probe_cache.get(base_url)
+    if cached and now - cached[0] < PROBE_CACHE_S:
+        return cached[1]
+    import httpx
+
+    try:
+        httpx.get(f"{base_url.rstrip('/')}/models", timeout=PROBE_TIMEOUT_S)
+        answered = True
+    except httpx.HTTPError:
+        answered = False
+    with _probe_lock:
+        _probe_cache[base_url] = (now, answered)
+    return answered
