@@ -16,7 +16,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from workbench import TASKS, ConfigError, ImageError, ModelSpec, get_task, load_image, load_models
+from workbench import (TASKS, ConfigError, ImageError, ModelSpec, format_usd, get_task, load_image, load_models,
+                       preview_costs)
 from workbench.cards import cards_html, result_card, results_html, running_card
 from workbench.compare import availability, run_model
 from workbench.providers import PROVIDERS
@@ -95,8 +96,27 @@ def _session_specs(catalog: list[ModelSpec], extra: list[dict]) -> list[ModelSpe
     return [*catalog, *(ModelSpec(**e) for e in extra or [])]
 
 
+def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catalog: list[ModelSpec]):
+    """Estimated tokens and cost per call and per 1,000 images for the ticked models, before anything runs."""
+    import pandas as pd
+
+    by_name = {s.name: s for s in _session_specs(catalog, extra)}
+    specs = [by_name[n] for n in model_names or [] if n in by_name]
+    if not image_path or not specs:
+        return pd.DataFrame()
+    try:
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+    except (ImageError, ConfigError):
+        return pd.DataFrame()
+    for column in ("cost_per_call", "cost_per_1k", "batch_cost_per_1k"):
+        frame[column] = [format_usd(None if pd.isna(v) else v) for v in frame[column]]
+    frame["image_tokens"] = [("unknown" if pd.isna(v) else f"{int(v):,}") for v in frame["image_tokens"]]
+    return frame[["model", "sent_size", "image_tokens", "cost_per_call", "cost_per_1k", "batch_cost_per_1k",
+                  "rule", "price_source"]]
+
+
 def run_comparison(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
-                   detail, catalog: list[ModelSpec]):
+                   detail, mode, catalog: list[ModelSpec]):
     """Generator: yields the cards as text streams in, then the final cards and the results table."""
     if not image_path:
         raise gr.Error("Upload an image or pick a sample first.")
@@ -121,7 +141,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
         return on_text
 
     options = dict(prompt=prompt, variables=variables, keys=keys, max_tokens=int(max_tokens),
-                   max_edge=int(max_edge) if max_edge else None, detail=detail)
+                   max_edge=int(max_edge) if max_edge else None, detail=detail, mode=mode or "generate")
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         futures = {s.name: pool.submit(run_model, image, task, s, on_text=stream_into(s.name), **options)
                    for s in specs}
@@ -135,6 +155,12 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     import pandas as pd
 
     table = pd.DataFrame([{k: r.to_row()[k] for k in TABLE_COLUMNS} for r in results])
+    estimate = cost_preview(image_path, model_names, prompt, max_edge or 1536, detail, extra, catalog)
+    if not estimate.empty:  # estimate next to actual, so a wrong price or token rule shows at once
+        table.insert(table.columns.get_loc("cost") + 1, "estimated_cost",
+                     table["model"].map(dict(zip(estimate["model"], estimate["cost_per_call"]))))
+    table["cost"] = [format_usd(None if pd.isna(v) else v) for v in table["cost"]]
+    table = table.round({"latency_s": 3, "time_to_first_token_s": 3})
     yield results_html(results), table
 
 
@@ -159,11 +185,14 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
                     max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
                     max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
                     detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
+                mode = gr.Radio([("Generate an answer", "generate"), ("Score every label (probabilities)", "score")],
+                                value="generate", label="Mode")
             with gr.Column(scale=2):
                 choices = model_choices(catalog, {})
                 models = gr.CheckboxGroup(choices, value=[s.name for s in catalog if s.selected], label="Models")
-                with gr.Row():
-                    refresh = gr.Button("Check models", size="sm")
+                refresh = gr.Button("Check models", size="sm")
+                costs = gr.Dataframe(label="Estimated cost (≈100 output tokens; updates with image, models, "
+                                           "max edge and detail)", interactive=False)
                 with gr.Accordion("API keys (kept for this browser session only)", open=False):
                     key_boxes = {var: gr.Textbox(label=var, type="password", placeholder="not stored anywhere")
                                  for var in key_variables(catalog)}
@@ -179,6 +208,10 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
                 table = gr.Dataframe(label="Results table", interactive=False, wrap=True)
 
         task.change(task_fields, task, [prompt, variable], api_visibility="private")
+        preview_inputs = [image, models, prompt, max_edge, detail, extra]
+        for trigger in (image.change, models.change, max_edge.release, detail.change, prompt.blur, task.change):
+            trigger(partial(cost_preview, catalog=catalog), preview_inputs, costs, api_visibility="private",
+                    show_progress="hidden")
 
         def refresh_models(keys_now, extra_now, ticked):
             specs = _session_specs(catalog, extra_now)
@@ -192,7 +225,7 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
             lambda k, e, t: refresh_models(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models,
             api_visibility="private")
         run.click(partial(run_comparison, catalog=catalog),
-                  [image, task, prompt, variable, models, keys, extra, max_tokens, max_edge, detail],
+                  [image, task, prompt, variable, models, keys, extra, max_tokens, max_edge, detail, mode],
                   [cards, table], api_name="compare", concurrency_id="models", concurrency_limit=4)
     return demo
 

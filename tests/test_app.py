@@ -92,7 +92,7 @@ def _predict(url: str, models: list[str], task="pothole_severity", prompt=None, 
     client = Client(url, verbose=False)
     prompt = prompt if prompt is not None else "Grade the pothole. Answer JSON."
     return client.predict(handle_file(str(ROOT / "sample_images" / "road_pothole_severe.jpg")), task, prompt,
-                          variable, models, 16, 512, "auto", api_name="/compare")
+                          variable, models, 16, 512, "auto", "generate", api_name="/compare")
 
 
 def test_compare_endpoint_gives_one_result_per_model(app_server):
@@ -118,11 +118,11 @@ def test_api_errors_are_shown_to_clients(app_server, tmp_path):
     client = Client(app_server["url"], verbose=False)
     with pytest.raises(Exception) as err:
         client.predict(handle_file(str(bad)), "ask", "What is this?", "", ["tiny llava"], 16, 512, "auto",
-                       api_name="/compare")
+                       "generate", api_name="/compare")
     assert "PDF" in str(err.value)  # show_error=True: the client sees the reason, not {"error": null}
     with pytest.raises(Exception) as err:
         client.predict(handle_file(str(ROOT / "sample_images" / "park_scene.jpg")), "ask", "x", "", [], 16, 512,
-                       "auto", api_name="/compare")
+                       "auto", "generate", api_name="/compare")
     assert "model" in str(err.value)
 
 

@@ -21,7 +21,7 @@ _LAZY = {
     "Result": "results",
     "parse_reply": "parsing",
     "compare": "compare", "compare_results": "compare", "run_model": "compare", "availability": "compare",
-    "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs",
+    "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
 }
 
