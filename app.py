@@ -16,11 +16,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from workbench import (TASKS, ConfigError, ImageError, ModelSpec, format_usd, get_task, load_image, load_models,
-                       preview_costs)
-from workbench.cards import cards_html, result_card, results_html, running_card
-from workbench.compare import availability, run_model
-from workbench.providers import PROVIDERS
+from workbench import (PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, availability, cards_html, format_usd,
+                       get_task, load_image, load_models, preview_costs, result_card, results_html, run_model,
+                       running_card)
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"

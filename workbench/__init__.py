@@ -20,7 +20,9 @@ _LAZY = {
     "ModelSpec": "models", "load_models": "models", "resolve_models": "models",
     "Result": "results",
     "parse_reply": "parsing",
-    "compare": "compare", "compare_results": "compare", "run_model": "compare", "availability": "compare",
+    "compare": "calls", "compare_results": "calls", "run_model": "calls", "availability": "calls",
+    "results_html": "cards", "result_card": "cards", "running_card": "cards", "cards_html": "cards",
+    "PROVIDERS": "providers",
     "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
 }

@@ -124,4 +124,6 @@ def compare(image, task: str | Task = "ask", models=None, **options) -> "pd.Data
     """`workbench.compare(image, task="pothole_severity", models=[...])` → one DataFrame row per model."""
     import pandas as pd
 
-    return pd.DataFrame([r.to_row() for r in compare_results(image, task, models, **options)])
+    frame = pd.DataFrame([r.to_row() for r in compare_results(image, task, models, **options)])
+    # Nullable integers: a failed call has no token counts, and that must not turn 512 into 512.0.
+    return frame.astype({"input_tokens": "Int64", "output_tokens": "Int64"})
