@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from workbench.cost_preview import sent_size  # noqa: E402
 from workbench.costs import cost_table, format_usd  # noqa: E402
 from workbench.models import load_models  # noqa: E402
 
@@ -24,23 +25,15 @@ SETTINGS = [  # (column label, width, height, detail)
     ("512² low", 512, 512, "low"),
     ("1024² high", 1024, 1024, "high"),
 ]
-SELF_HOSTED = ("http://localhost", "http://127.0.0.1")
-
-
-def _after_max_edge(width: int, height: int, max_edge: int | None) -> tuple[int, int]:
-    if max_edge is None or max(width, height) <= max_edge:
-        return width, height
-    scale = max_edge / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def seed_costs() -> pd.DataFrame:
     rows = []
     for spec in load_models():
-        local = spec.is_local or (spec.resolved_base_url or "").startswith(SELF_HOSTED)
+        local = spec.is_local
         row = {"model": spec.name}
         for label, width, height, detail in SETTINGS:
-            w, h = _after_max_edge(width, height, spec.max_edge)
+            w, h = sent_size(width, height, spec.max_edge)
             frame = cost_table([spec.model], w, h, detail, prompt_tokens=PROMPT_TOKENS, output_tokens=OUTPUT_TOKENS,
                                local={spec.model} if local else (), price_overrides={spec.model: spec.price}
                                if spec.price else None)

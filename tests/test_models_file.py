@@ -15,7 +15,9 @@ def test_presets_resolve_url_and_key():
     spec = ModelSpec(name="p", provider="openrouter", model="mistralai/pixtral-12b")
     assert spec.resolved_base_url.endswith("/api/v1") and spec.resolved_key_env == "OPENROUTER_API_KEY"
     custom = ModelSpec(name="c", provider="custom", base_url="http://127.0.0.1:9/v1", model="m", key_env="MY_KEY")
-    assert custom.resolved_base_url == "http://127.0.0.1:9/v1" and custom.is_local
+    assert custom.resolved_base_url == "http://127.0.0.1:9/v1" and not custom.is_local  # may be a paid proxy
+    assert ModelSpec(name="o", provider="ollama", model="llava:7b").is_local
+    assert custom.model_copy(update={"local": True}).is_local
 
 
 def test_models_file_and_env_override(tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,6 +46,7 @@ class ModelSpec(BaseModel):
     max_retries: int = Field(default=2, ge=0)
     json_schema: bool | None = None
     selected: bool = False  # ticked by default in the app
+    local: bool | None = None  # runs on your own hardware ($0 per token); None: decided by backend / provider
 
     @property
     def preset(self) -> Provider | None:
@@ -62,11 +62,12 @@ class ModelSpec(BaseModel):
 
     @property
     def is_local(self) -> bool:
-        """Runs on hardware the user owns: priced by time (optional $/GPU-hour), not per token."""
-        if self.backend in ("transformers", "mlx"):
-            return True
-        host = urlparse(self.resolved_base_url or "").hostname or ""
-        return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".local")
+        """Runs on hardware the user owns: priced by time (optional $/GPU-hour), not per token.
+
+        A custom URL is not assumed local (it may be a proxy to a paid API): set `local = true` for it."""
+        if self.local is not None:
+            return self.local
+        return self.backend in ("transformers", "mlx") or bool(self.preset and self.preset.self_hosted)
 
 
 def _read(path: Path) -> list[ModelSpec]:

@@ -12,17 +12,19 @@ class Provider:
     json_schema: bool = False
     logprobs: bool = False
     reports_cost: bool = False
+    self_hosted: bool = False  # runs on the user's own hardware: $0 per token unless a GPU-hour price is set
 
 
 PROVIDERS: dict[str, Provider] = {
     "openai": Provider("OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", json_schema=True, logprobs=True),
     "openrouter": Provider("OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", json_schema=True,
                            reports_cost=True),
-    "vllm": Provider("vLLM", "http://localhost:8000/v1", "VLLM_API_KEY", json_schema=True, logprobs=True),
-    "ollama": Provider("Ollama", "http://localhost:11434/v1", json_schema=True),
-    "localai": Provider("LocalAI", "http://localhost:8080/v1"),
-    "lmstudio": Provider("LM Studio", "http://localhost:1234/v1", json_schema=True),
-    "transformers-serve": Provider("transformers serve", "http://localhost:8000/v1"),
+    "vllm": Provider("vLLM", "http://localhost:8000/v1", "VLLM_API_KEY", json_schema=True, logprobs=True,
+                     self_hosted=True),
+    "ollama": Provider("Ollama", "http://localhost:11434/v1", json_schema=True, self_hosted=True),
+    "localai": Provider("LocalAI", "http://localhost:8080/v1", self_hosted=True),
+    "lmstudio": Provider("LM Studio", "http://localhost:1234/v1", json_schema=True, self_hosted=True),
+    "transformers-serve": Provider("transformers serve", "http://localhost:8000/v1", self_hosted=True),
     "custom": Provider("Custom URL", None),
 }
 # Servers on your own machine accept any key; vLLM only checks one when started with --api-key.
