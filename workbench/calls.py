@@ -46,32 +46,30 @@ def run_model(image, task: str | Task, model: ModelSpec | str, *, prompt: str | 
         raise ConfigError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
     request = ChatRequest(prompt=text, images=[image], max_tokens=max_tokens, temperature=temperature,
                           max_edge=max_edge, detail=detail or spec.detail, on_text=on_text)
-    return MODES[mode](image, task, spec, text, keys, request)
+    return MODES[mode](image, task, spec, text, keys, request, variables=variables)
 
 
-def _call(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest) -> Result:
-    result = Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=task.name, status="error",
-                    image=image.source, image_hash=image.sha256, prompt_hash=prompt_hash(text))
-    secret = resolve_key(spec.resolved_key_env, keys)
-    start = time.perf_counter()
-    try:
-        backend = get_backend(spec.backend)
-        status = backend.availability(spec, keys)
-        if status.status in ("key_missing", "unsupported", "not_installed", "unavailable"):
-            result.error_type, result.error = status.status, status.message
-            return result
-        if backend.capabilities(spec).json_schema:
-            request.json_schema = task.json_schema()
-        reply = backend.chat(spec, request, keys)
-    except BackendError as e:
-        result.error_type, result.error = e.kind, redact(str(e), [secret])
-        result.raw_text = redact(getattr(e, "partial_text", "") or "", [secret])
-        result.latency_s = time.perf_counter() - start
-        return result
-    except Exception as e:  # noqa: BLE001 — one broken model must not sink the comparison
-        result.error_type, result.error = "internal", redact(f"{type(e).__name__}: {e}", [secret])
-        result.latency_s = time.perf_counter() - start
-        return result
+def new_result(image: LoadedImage, task: Task, spec: ModelSpec, text: str) -> Result:
+    """The record a call fills in; it starts as an error so that nothing can end without a status."""
+    return Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=task.name, status="error",
+                  image=image.source, image_hash=image.sha256, prompt_hash=prompt_hash(text))
+
+
+def failed_result(result: Result, error: Exception, secret: str | None, elapsed: float) -> Result:
+    """A typed failure with the key redacted; text streamed before the failure is kept as raw output."""
+    if isinstance(error, BackendError):
+        result.error_type, result.error = error.kind, redact(str(error), [secret])
+    else:  # a bug in one backend must not sink a comparison or a batch
+        result.error_type, result.error = "internal", redact(f"{type(error).__name__}: {error}", [secret])
+    result.status = "error"
+    result.raw_text = redact(getattr(error, "partial_text", "") or "", [secret]) or ""
+    result.latency_s = elapsed
+    return result
+
+
+def finish_result(result: Result, task: Task, spec: ModelSpec, reply, images: int, secret: str | None,
+                  started: float) -> Result:
+    """Parse the reply into the task's schema and record usage, timing and cost."""
     parsed = parse_reply(task, reply.text, reply.finish_reason)
     result.status, result.output, result.error = parsed.status, parsed.output, parsed.error
     if parsed.status not in ("ok", "repaired", "invalid_output", "refused", "empty"):
@@ -79,20 +77,43 @@ def _call(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, requ
     result.label = task.verdict(parsed.output)
     result.raw_text = redact(reply.text, [secret]) or ""
     result.finish_reason = reply.finish_reason
-    result.latency_s = reply.latency_s or (time.perf_counter() - start)
+    result.latency_s = reply.latency_s or (time.perf_counter() - started)
     result.time_to_first_token_s = reply.time_to_first_token_s
     result.input_tokens, result.output_tokens = reply.input_tokens, reply.output_tokens
     result.metrics = dict(reply.metrics)
     if reply.sent_image_bytes is not None:
         result.metrics["sent_image_bytes"] = reply.sent_image_bytes
-    result.cost, result.cost_source = _cost(spec, reply, len(request.images))
+    result.cost, result.cost_source = _cost(spec, reply, images)
     return result
 
 
-def _score(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest) -> Result:
+UNRUNNABLE = ("key_missing", "unsupported", "not_installed", "unavailable")
+
+
+def _call(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest,
+          variables: dict | None = None) -> Result:
+    result = new_result(image, task, spec, text)
+    secret = resolve_key(spec.resolved_key_env, keys)
+    started = time.perf_counter()
+    try:
+        backend = get_backend(spec.backend)
+        status = backend.availability(spec, keys)
+        if status.status in UNRUNNABLE:
+            result.error_type, result.error = status.status, status.message
+            return result
+        if backend.capabilities(spec).json_schema:
+            request.json_schema = task.json_schema()
+        reply = backend.chat(spec, request, keys)
+    except Exception as e:  # noqa: BLE001 — typed or not, the failure belongs to this model's result only
+        return failed_result(result, e, secret, time.perf_counter() - started)
+    return finish_result(result, task, spec, reply, len(request.images), secret, started)
+
+
+def _score(image: LoadedImage, task: Task, spec: ModelSpec, text: str, keys, request: ChatRequest,
+           variables: dict | None = None) -> Result:
     from .scoring import score_call
 
-    return score_call(image, task, spec, text, keys, request)
+    return score_call(image, task, spec, text, keys, request, variables)
 
 
 MODES = {"generate": _call, "score": _score}

@@ -7,6 +7,7 @@ import time
 from typing import Callable
 
 from transformers import TextStreamer
+from transformers.generation.streamers import BaseStreamer
 
 
 class FirstTokenStreamer(TextStreamer):
@@ -27,6 +28,22 @@ class FirstTokenStreamer(TextStreamer):
         self.text += text
         if self.on_text and text:
             self.on_text(self.text)
+
+
+class FirstTokenTimer(BaseStreamer):
+    """Records when the first generated tokens arrive, for batches (TextStreamer takes one sequence only)."""
+
+    def __init__(self):
+        self.first_token_at: float | None = None
+        self._prompt_seen = False
+
+    def put(self, value):
+        if self._prompt_seen and self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self._prompt_seen = True  # generate() first hands over the prompt
+
+    def end(self):
+        pass
 
 
 def reset_peak_memory(device: str) -> None:

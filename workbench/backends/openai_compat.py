@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import ipaddress
 import json
 import re
@@ -25,6 +26,7 @@ from .base import Availability, Capabilities, ChatRequest, Reply, register_backe
 
 PROBE_TIMEOUT_S = 1.0
 PROBE_CACHE_S = 10.0
+TOP_LOGPROBS = 20  # the most OpenAI and vLLM (by default) return per token
 _DETAIL_PROVIDERS = {"openai", "openrouter"}  # others may reject the non-standard `detail` field
 _SCHEMA_REJECTION = re.compile(r"response_format|json_schema|structured output|guided", re.I)
 _MAX_SERVER_MESSAGE = 300
@@ -85,6 +87,63 @@ class OpenAICompatible:
             generating = reply.latency_s - (reply.time_to_first_token_s or 0.0)
             reply.metrics["output_tokens_per_s"] = round(reply.output_tokens / max(generating, 1e-6), 2)
         return reply
+
+
+    def score(self, spec, request: ChatRequest, questions: dict[str, dict], keys: dict[str, str] | None = None):
+        """Label probabilities from the first answer token's `top_logprobs` (OpenAI, vLLM): one 1-token call per
+        question (see workbench.scoring). A server that returns none (transformers serve ignores `logprobs`) raises
+        ScoreUnavailable: no number is ever made up."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.ascore(spec, request, questions, keys))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self.ascore(spec, request, questions, keys)).result()
+
+    async def ascore(self, spec, request: ChatRequest, questions: dict[str, dict], keys: dict[str, str] | None = None):
+        from ..scoring import (ScoreReply, ScoreUnavailable, decision_prompt, label_candidates, options,
+                               probabilities_from_top_logprobs)
+
+        started = time.perf_counter()
+        reply = ScoreReply({}, {}, input_tokens=0)
+        for name, question in questions.items():
+            labels = reply.labels[name] = label_candidates(question)[0]
+            top, tokens = await _top_logprobs(spec, dataclasses.replace(
+                request, prompt=decision_prompt(question, labels), max_tokens=1, temperature=0.0, json_schema=None,
+                on_text=None), keys)
+            if not top:
+                raise ScoreUnavailable(f"{_label(spec)} returned no top_logprobs for the answer token")
+            reply.probabilities[name], mass = probabilities_from_top_logprobs(top, labels, options(question))
+            reply.metrics[f"label_mass_{name.rsplit('.', 1)[-1]}"] = round(mass, 4)  # how much the top tokens held
+            reply.input_tokens = None if tokens is None or reply.input_tokens is None else reply.input_tokens + tokens
+        reply.latency_s = time.perf_counter() - started
+        return reply
+
+
+async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[str, float]], int | None]:
+    """(token, logprob) pairs of the first generated token's alternatives, and the prompt's token count."""
+    import openai
+
+    call = _Call.prepare(spec, keys)
+    messages, _ = _messages(spec, request)
+    try:
+        async with asyncio.timeout(spec.timeout):
+            async with openai.AsyncOpenAI(base_url=call.base_url, api_key=call.key or "not-needed",
+                                          max_retries=spec.max_retries, timeout=spec.timeout) as client:
+                completion = await client.chat.completions.create(
+                    model=spec.model, messages=messages, max_tokens=request.max_tokens, temperature=0.0,
+                    logprobs=True, top_logprobs=TOP_LOGPROBS)
+    except TimeoutError:
+        raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s") from None
+    except openai.OpenAIError as exc:
+        raise call.error_from_sdk(exc) from None
+    if isinstance(completion, (str, bytes)):
+        raise call.protocol_error(_describe_text(completion))
+    choices = _get(completion, "choices") or []
+    content = _get(_get(choices[0], "logprobs"), "content") if choices else None
+    top = _get(content[0], "top_logprobs") if content else None
+    pairs = [(str(_get(t, "token")), float(_get(t, "logprob"))) for t in top or [] if _get(t, "logprob") is not None]
+    return pairs, _int_or_none(_get(_get(completion, "usage"), "prompt_tokens"))
 
 
 # --- one call's context ---------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ class Task:
     from_text: Callable[[str], dict | None] | None = None  # last resort for replies without JSON
     check: Callable[[BaseModel], str | None] | None = None  # returns a message when the output contradicts itself
     examples: dict[str, str] = field(default_factory=dict)  # default values of the template's variables
+    # Score mode's questions, in the System One format of transformers' pipeline("decision") ("choice" with criteria,
+    # "score" with levels lowest first, "noul" yes/no), keyed by the output field each answers (dotted when nested,
+    # e.g. "categories.weapons"). Their text may use the prompt's {variables}. The label_field's question gives the
+    # label probabilities; a task without questions (free text) has no score mode.
+    decision: dict[str, dict] = field(default_factory=dict)
 
     @property
     def variables(self) -> tuple[str, ...]:

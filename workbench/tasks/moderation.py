@@ -7,6 +7,10 @@ from .base import Task
 # OpenAI omni-moderation's image categories, plus the ones image moderators are asked about most.
 CATEGORIES = ("sexual", "sexual/minors", "violence", "violence/graphic", "self-harm", "hate_symbols", "weapons",
               "drugs")
+# What each category means, for score mode's one yes/no question per category.
+SHOWS = {"sexual": "sexual content or nudity", "sexual/minors": "sexual content involving minors",
+         "violence": "violence", "violence/graphic": "graphic violence or gore", "self-harm": "self-harm",
+         "hate_symbols": "hate symbols", "weapons": "weapons", "drugs": "drugs or drug use"}
 
 
 class ModerationCategories(BaseModel):
@@ -62,4 +66,10 @@ TASK = Task(
     labels=("false", "true"),
     normalize=_normalize,
     check=_check,
+    decision={
+        "flagged": {"type": "noul", "instructions": "You are an image content moderator. Does this image break any of "
+                                                    "these policy categories: " + ", ".join(CATEGORIES) + "?"},
+        **{f"categories.{c}": {"type": "noul", "instructions": f"Does this image show {SHOWS[c]}?"}
+           for c in CATEGORIES},
+    },
 )

@@ -58,4 +58,6 @@ TASK = Task(
     labels=("false", "true"),
     normalize=_normalize,
     check=_check,
+    decision={"contains_pii": {"type": "noul", "instructions": "Does this image show personal data (PII), such as: "
+                                                               + ", ".join(KINDS) + "?"}},
 )

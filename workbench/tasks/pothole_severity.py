@@ -56,4 +56,12 @@ TASK = Task(
     labels=SEVERITIES,
     normalize=_normalize,
     from_text=_from_text,
+    decision={"severity": {
+        "type": "choice",
+        "instructions": "You inspect road surfaces. How severe is the worst pothole in this image?",
+        "criteria": {"no_pothole": "there is no pothole",
+                     "minor": "small or shallow, no risk to vehicles",
+                     "moderate": "noticeable, should be repaired soon",
+                     "severe": "large or deep, a danger to vehicles"},
+    }},
 )

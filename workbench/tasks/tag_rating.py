@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field
 
 from .base import Task
 
-RUBRIC = ("0 = not relevant at all, 1 = barely related, 2 = somewhat related, 3 = relevant, "
-          "4 = very relevant, 5 = perfectly relevant")
+LEVELS = ("not relevant at all", "barely related", "somewhat related", "relevant", "very relevant",
+          "perfectly relevant")
+RUBRIC = ", ".join(f"{score} = {level}" for score, level in enumerate(LEVELS))
 _FRACTION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/|out of)\s*5\s*$", re.I)
 _SCORE_IN_TEXT = re.compile(r"\b(?:score|rating)\b\W{0,3}(\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*5)?", re.I)
 
@@ -61,4 +62,6 @@ TASK = Task(
     labels=("0", "1", "2", "3", "4", "5"),
     normalize=_normalize,
     from_text=_from_text,
+    decision={"score": {"type": "score", "instructions": 'How well does this image match the search tag "{tag}"?',
+                        "criteria": list(LEVELS)}},
 )

@@ -1,0 +1,122 @@
+"""Local inference speed on one tiny model and the same 50 images: score vs generate mode, batched vs one by one.
+
+    python bench/local_inference.py                      # builds a tiny offline LLaVA in a temp folder
+    python bench/local_inference.py --model DIR_OR_HUB_ID  # any local transformers model
+
+Prints figures, asserts nothing (timings depend on the machine). Generate mode runs up to 64 new tokens
+(`--max-tokens`); the tokens actually generated are printed next to each figure, since a model that stops early
+would flatter generate mode's time. Each figure is the fastest of `--rounds` passes over the 50 images, which
+keeps other load on a shared machine out of it. Goals: score mode ≥ 10× faster per image than generate mode;
+batches of 8 ≥ 2× the one-by-one generate throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image, ImageOps  # noqa: E402
+
+from workbench import run_model  # noqa: E402
+from workbench.backends import ChatRequest  # noqa: E402
+from workbench.backends.transformers_local import TransformersLocal  # noqa: E402
+from workbench.images import load_image  # noqa: E402
+from workbench.models import ModelSpec  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+TASK = "pothole_severity"
+
+
+def fifty_images(n: int = 50) -> list:
+    """The sample images, each cropped and mirrored a little differently so that all 50 are distinct."""
+    sources = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    images = []
+    for i in range(n):
+        pil = Image.open(sources[i % len(sources)]).convert("RGB")
+        cut = 1 + i // len(sources)
+        w, h = pil.size
+        pil = pil.crop((cut * w // 40, cut * h // 40, w - cut * w // 60, h))
+        images.append(load_image(ImageOps.mirror(pil) if i % 2 else pil))
+    return images
+
+
+def timed(fn, items, rounds: int) -> tuple[float, list]:
+    """Seconds of the fastest of `rounds` passes over the items, and the last pass's outputs."""
+    best, out = float("inf"), []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        out = fn(items)
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="local model folder or hub id (default: a tiny offline LLaVA)")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.model is None:
+            from workbench.testing import build_tiny_llava
+
+            args.model = str(build_tiny_llava(Path(tmp) / "tiny-llava"))
+        run(args)
+
+
+def run(args) -> None:
+    spec = ModelSpec(name="bench", backend="transformers", model=args.model)
+    images = fifty_images()
+    backend = TransformersLocal()
+    run_model(images[0], TASK, spec, mode="score")  # load the model, build the decision pipeline, warm up
+    run_model(images[0], TASK, spec, max_tokens=4)
+    import torch
+
+    print(f"model: {args.model}\nimages: {len(images)} (sample_images/, varied crops), task: {TASK}, "
+          f"torch threads: {torch.get_num_threads()}, fastest of {args.rounds} rounds\n")
+
+    score_s, scored = timed(lambda ims: [run_model(im, TASK, spec, mode="score") for im in ims], images, args.rounds)
+    gen_s, generated = timed(lambda ims: [run_model(im, TASK, spec, max_tokens=args.max_tokens) for im in ims],
+                             images, args.rounds)
+    assert all(r.mode == "score" and r.status == "ok" for r in scored), [r.error for r in scored]
+    gen_tokens = [r.output_tokens or 0 for r in generated]
+    print("score vs generate mode, per image (run_model, one image at a time)")
+    print(f"  score mode:    {1000 * score_s / len(images):8.1f} ms  (one forward pass, "
+          f"{statistics.mean(r.input_tokens for r in scored):.0f} prompt tokens)")
+    print(f"  generate mode: {1000 * gen_s / len(images):8.1f} ms  ({statistics.mean(gen_tokens):.1f} new tokens "
+          f"on average, max {args.max_tokens}; {sum(t == args.max_tokens for t in gen_tokens)}/{len(images)} "
+          f"ran the full {args.max_tokens})")
+    print(f"  ratio: score mode is {gen_s / score_s:.1f}× faster (goal ≥ 10×)\n")
+
+    requests = [ChatRequest(prompt="Describe this road surface in detail.", images=[im], max_tokens=args.max_tokens)
+                for im in images]
+    single_s, single = timed(lambda rs: [backend.chat(spec, r) for r in rs], requests, args.rounds)
+    batch_s, batched = timed(lambda rs: backend.chat_batch(spec, rs, batch_size=args.batch_size), requests,
+                             args.rounds)
+    failed = [r for r in batched if isinstance(r, Exception)]
+    assert not failed, failed[:1]
+    single_tokens = sum(r.output_tokens for r in single)
+    batch_tokens = sum(r.output_tokens for r in batched)
+    print(f"generate throughput, {len(images)} images, max {args.max_tokens} new tokens")
+    print(f"  one by one:     {len(images) / single_s:7.1f} images/s  {single_tokens / single_s:8.0f} tokens/s  "
+          f"({single_tokens} tokens)")
+    print(f"  batches of {args.batch_size}:   {len(images) / batch_s:7.1f} images/s  {batch_tokens / batch_s:8.0f} "
+          f"tokens/s  ({batch_tokens} tokens)")
+    same = sum(a.text == b.text for a, b in zip(single, batched))
+    print(f"  ratio: batches of {args.batch_size} give {single_s / batch_s:.1f}× the one-by-one throughput "
+          f"(goal ≥ 2×); {same}/{len(images)} answers identical to one by one (greedy)")
+
+
+if __name__ == "__main__":
+    main()
