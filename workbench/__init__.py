@@ -23,6 +23,12 @@ _LAZY = {
     "compare": "calls", "compare_results": "calls", "run_model": "calls", "availability": "calls",
     "results_html": "cards", "result_card": "cards", "running_card": "cards", "cards_html": "cards",
     "PROVIDERS": "providers",
+    "Playground": "playground", "ResultCards": "playground", "results_table": "playground",
+    "notebook_params": "notebook_setup", "category_rates": "report", "kind_counts": "report", "local_speed": "report",
+    "format_costs": "report", "plot_cost_vs_quality": "report", "plot_latency": "report",
+    "run_batch": "batch", "evaluate_run": "evaluate", "plot_confusion": "evaluate",
+    "plot_threshold_curve": "evaluate", "prompt_changes": "evaluate", "list_runs": "store",
+    "retry_failed": "batch", "open_run": "store", "compare_runs": "store", "export_run": "exports",
     "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
 }

@@ -1,0 +1,1109 @@
+"""Run many images through N models × M prompt versions: bounded, resumable, and never paying twice.
+
+    from workbench.batch import run_batch, retry_failed
+    run = run_batch("sample_images/", task="pii_detection", models=["GPT-4o mini (OpenAI)"])
+    run.results()                # a DataFrame, one row per image × model × prompt version
+    retry_failed(run.run_id)     # re-sends only the items stored as failures
+
+Every item ends as a stored row — an answer or a typed failure — in the run store (`workbench.store`). Items
+already stored in the run are skipped (resume), and a call whose image, prompt, model and parameters match a
+stored answer is copied from the store instead of being sent (cache), unless `force=True`.
+
+Each backend server is a *lane* with its own bounded concurrency: HTTP backends run as asyncio tasks on one
+event loop; local backends run in one worker thread, batched through `chat_batch` where the backend has it.
+A 429 pauses the whole lane (honouring retry-after) and halves its concurrency; after `max_auth_failures`
+consecutive 401/403s the lane stops and its remaining items are stored as failures without being sent.
+Images are read by a single decoder thread just ahead of the workers and released once their calls finish.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from .backends import Availability, ChatRequest, get_backend
+from .calls import MODES, failed_result, finish_result, new_result, prompt_hash
+from .errors import AuthError, BackendError, ConfigError, ImageError, RateLimitError, WorkbenchError
+from .images import DEFAULT_MAX_EDGE, LoadedImage, load_image, resized
+from .keys import resolve_key
+from .models import ModelSpec, resolve_models
+from .results import Result
+from .store import RunStore, now_iso
+from .tasks import Task, get_task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
+PATH_COLUMNS = ("path", "file", "image", "filename")
+DEFAULT_WORKERS = 8
+DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries of 429 / 5xx / dropped connections
+DEFAULT_MAX_AUTH_FAILURES = 3
+# Availability states that mean no call can succeed: the model's items are stored as failures, none is sent.
+BLOCKING = ("key_missing", "unsupported", "not_installed", "unavailable", "unreachable")
+GROUP_COMMIT_S = 0.05  # a result waits at most this long for its commit (and only then counts as done)
+_BASE_PAUSE_S = 0.05
+_MAX_PAUSE_S = 300.0
+
+
+# --- inputs -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One image of a batch: its path, the expected label (if known) and task variables such as `tag`."""
+
+    path: str
+    label: str | None = None
+    variables: dict = field(default_factory=dict, hash=False)
+
+
+def collect_inputs(source, task: str | Task | None = None) -> list[BatchInput]:
+    """A folder (searched recursively), one image, a CSV, or a list of any of these → the batch's inputs.
+
+    A CSV has a `path` (or `file`) column, relative to the CSV's folder, an optional `label`, an optional
+    `task` (rows of other tasks are skipped, as in sample_images/labels.csv) and any other columns as prompt
+    variables (e.g. `tag`)."""
+    task_name = get_task(task).name if task is not None else None
+    if isinstance(source, (str, os.PathLike, BatchInput)):
+        source = [source]
+    inputs: list[BatchInput] = []
+    for entry in source:
+        if isinstance(entry, BatchInput):
+            inputs.append(dataclasses.replace(entry, path=os.path.abspath(entry.path)))
+            continue
+        if isinstance(entry, dict):  # {"path": ..., "label": ..., "tag": ...}
+            inputs.extend(_csv_rows([entry], Path.cwd(), task_name, "a dict"))
+            continue
+        path = Path(entry)
+        if path.is_dir():
+            inputs.extend(BatchInput(p) for p in _images_in(path))
+        elif path.suffix.lower() == ".csv":
+            inputs.extend(_read_csv(path, task_name))
+        elif path.exists():
+            inputs.append(BatchInput(os.path.abspath(path)))
+        else:
+            raise ConfigError(f"{path} does not exist — pass a folder of images, an image, or a CSV with a "
+                              "`path` column")
+    return _unique(inputs)
+
+
+def with_labels(inputs: list[BatchInput], labels, task: str | Task | None = None) -> list[BatchInput]:
+    """Attach a labels CSV (or rows of one) to inputs, by path and else by file name.
+
+    An image with several label rows (tag ratings: one row per tag) becomes one input per row, with that row's
+    variables; an image without a row is kept unlabelled."""
+    rows = collect_inputs(labels if not hasattr(labels, "to_dict") else labels.to_dict("records"), task)
+    by_path: dict[str, list[BatchInput]] = {}
+    by_name: dict[str, list[BatchInput]] = {}
+    for row in rows:
+        by_path.setdefault(row.path, []).append(row)
+        by_name.setdefault(os.path.basename(row.path), []).append(row)
+    out = []
+    for inp in inputs:
+        matches = by_path.get(inp.path) or by_name.get(os.path.basename(inp.path)) or []
+        out.extend([BatchInput(inp.path, m.label, {**inp.variables, **m.variables}) for m in matches] or [inp])
+    return _unique(out)
+
+
+def _images_in(folder: Path) -> list[str]:
+    """Absolute paths of the supported images under `folder`, recursively, hidden files and folders skipped."""
+    found = []
+    for root, dirs, files in os.walk(os.path.abspath(folder)):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in sorted(files)
+                     if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES))
+    return found
+
+
+def _read_csv(path: Path, task_name: str | None) -> list[BatchInput]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fp:
+            rows = list(csv.DictReader(fp))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ConfigError(f"cannot read the CSV {path}: {e}") from None
+    return _csv_rows(rows, path.parent, task_name, str(path))
+
+
+def _csv_rows(rows: list[dict], base: Path, task_name: str | None, where: str) -> list[BatchInput]:
+    inputs = []
+    for n, row in enumerate(rows, start=2):
+        row = {str(k).strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+        column = next((c for c in PATH_COLUMNS if row.get(c)), None)
+        if column is None:
+            raise ConfigError(f"{where}: row {n} has no image path — name the column one of: "
+                              f"{', '.join(PATH_COLUMNS)}")
+        if task_name and row.get("task") and row["task"] != task_name:
+            continue
+        variables = {k: v for k, v in row.items()
+                     if k not in (*PATH_COLUMNS, "label", "task") and v not in (None, "")}
+        label = row.get("label")
+        inputs.append(BatchInput(os.path.abspath(base / row[column]), None if label in (None, "") else str(label),
+                                 variables))
+    return inputs
+
+
+def _unique(inputs: list[BatchInput]) -> list[BatchInput]:
+    seen, out = set(), []
+    for inp in inputs:
+        key = (inp.path, _variables_key(inp.variables))
+        if key not in seen:
+            seen.add(key)
+            out.append(inp)
+    return out
+
+
+def _variables_key(variables: dict) -> str:
+    return json.dumps(variables, sort_keys=True, ensure_ascii=False) if variables else "{}"
+
+
+def prompt_versions(task: Task, prompts=None) -> dict[str, str]:
+    """None → the task's prompt as "default"; a string → "v1"; a list → v1, v2, …; a dict is kept as given."""
+    if prompts is None:
+        return {"default": task.prompt}
+    if isinstance(prompts, str):
+        return {"v1": prompts}
+    if isinstance(prompts, dict):
+        if not prompts:
+            raise ConfigError("prompts is empty — give at least one prompt version, or None for the task's own")
+        return {str(k): str(v) for k, v in prompts.items()}
+    return {f"v{i}": str(p) for i, p in enumerate(prompts, start=1)}
+
+
+# --- the result of a batch ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchProgress:
+    """What a progress callback receives (from a background thread) after every write to the store."""
+
+    run_id: str
+    total: int
+    done: int  # stored, in this run, including items stored before a resume
+    failed: int
+    cached: int
+    calls: int  # calls sent by this process, retries included
+    spent_usd: float | None  # cost of this process's calls where known; None: nothing priced yet
+    elapsed_s: float
+    eta_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    def describe(self) -> str:
+        from .costs import format_usd
+
+        eta = "" if self.eta_s is None else f" · ETA {int(self.eta_s // 60)}:{int(self.eta_s % 60):02d}"
+        return (f"{self.done}/{self.total} items · {self.failed} failed · {self.cached} from cache · "
+                f"{format_usd(self.spent_usd)} spent{eta}")
+
+
+@dataclass
+class BatchRun:
+    run_id: str
+    db: str
+    task: str
+    total: int  # items in the batch (images × models × prompt versions)
+    answered: int  # stored with a model answer (any parsed status, `invalid_output` included)
+    failed: int  # stored as a typed failure: `retry_failed(run_id)` re-sends these
+    cached: int  # items of this run served from the store, without a call
+    calls: int  # calls this process sent, retries included
+    spent_usd: float | None  # cost of those calls, where known
+    elapsed_s: float
+    resumed: bool  # an interrupted run of the same batch was continued
+    messages: list[str] = field(default_factory=list)  # lane stops, unavailable models
+
+    @property
+    def complete(self) -> bool:
+        return self.answered + self.failed >= self.total
+
+    def results(self) -> "pd.DataFrame":
+        return RunStore(self.db).results(self.run_id)
+
+    def summary(self) -> str:
+        from .costs import format_usd
+
+        return (f"run {self.run_id}: {self.total} items, {self.answered} answered, {self.failed} failed, "
+                f"{self.cached} from cache, {self.calls} calls, {format_usd(self.spent_usd)} spent, "
+                f"{self.elapsed_s:.1f} s")
+
+
+# --- entry points ---------------------------------------------------------------------------------------------
+
+
+def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables: dict | None = None, labels=None,
+              db: str | os.PathLike | RunStore | None = None, keys: dict[str, str] | None = None,
+              workers: int = DEFAULT_WORKERS, max_tokens: int = 512, temperature: float = 0.0,
+              max_edge: int | None = None, detail: str | None = None, mode: str = "generate",
+              force: bool = False, run_id: str | None = None, resume: bool = True, batch_size: int = 1,
+              max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
+              progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
+              source: str | None = None) -> BatchRun:
+    """Run every input through every model and prompt version; returns when every item is stored.
+
+    inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
+    prompts: None (the task's prompt), a template, a list of templates (v1, v2…) or {version: template}.
+    variables: default prompt variables for every input (a CSV's columns win).
+    labels: a labels CSV (path|file, label[, task][, variables]) matched to the inputs by path or file name; the
+    labels are stored with the results, so the run can be evaluated later without the file.
+    workers: concurrent calls per HTTP lane (local models always run one at a time, `batch_size` per call).
+    force: send every call even when the store holds the answer. resume: continue the unfinished run of the
+    very same batch instead of starting a new one. run_id: continue that run.
+    Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
+    anything is sent; every failure after that is stored with its item."""
+    task = get_task(task)
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
+    if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
+        raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
+    specs = resolve_models(models)
+    for spec in specs:
+        get_backend(spec.backend)  # an unknown backend is a settings error: raise before the run exists
+    versions = prompt_versions(task, prompts)
+    given = collect_inputs(inputs, task)
+    if labels is not None:
+        given = with_labels(given, labels, task)
+    if not given:
+        raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if variables:
+        given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
+    params = {"max_tokens": max_tokens, "temperature": temperature, "max_edge": max_edge, "detail": detail,
+              "mode": mode}
+    items = _expand(given, specs, versions, task, params)
+    store = db if isinstance(db, RunStore) else RunStore(db)
+    fingerprint = _fingerprint(task, specs, versions, params, given)
+    resumed = False
+    if run_id is not None:
+        run_id = store.run(run_id)["id"]
+        store.mark_running(run_id)
+        resumed = True
+    elif resume and not force:
+        run_id = store.unfinished_run(fingerprint)
+        resumed = run_id is not None
+    if run_id is None:
+        run_id = store.create_run(task=task.name, models=[s.model_dump(mode="json") for s in specs],
+                                  prompts=versions, params=params, source=source or _describe(inputs),
+                                  fingerprint=fingerprint, n_items=len(items))
+    options = _Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
+                       max_auth_failures=max_auth_failures, force=force)
+    return _Execution(store, run_id, task, params, options, items, resumed, progress, on_progress).run()
+
+
+def retry_failed(run_id: str, *, db: str | os.PathLike | RunStore | None = None,
+                 keys: dict[str, str] | None = None, workers: int = DEFAULT_WORKERS, batch_size: int = 1,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
+                 progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchRun:
+    """Re-send only the items of `run_id` stored as failures (a stored answer elsewhere is still reused)."""
+    store = db if isinstance(db, RunStore) else RunStore(db)
+    run = store.run(run_id)
+    task = get_task(run["task"])
+    specs = {m["name"]: ModelSpec(**m) for m in run["models"]}
+    params = run["params"]
+    items = []
+    for row in store.failed_rows(run["id"]):
+        spec = specs.get(row["model"])
+        template = run["prompts"].get(row["prompt_version"])
+        if spec is None or template is None:
+            continue
+        inp = BatchInput(row["image_path"], row["expected"], row["variables"] or {})
+        items.append(_item(inp, spec, row["prompt_version"], task.render(template, inp.variables), params))
+    store.mark_running(run["id"])
+    options = _Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
+                       max_auth_failures=max_auth_failures, force=False, retrying=True)
+    return _Execution(store, run["id"], task, params, options, items, True, progress, on_progress,
+                      total=run["n_items"]).run()
+
+
+# --- items --------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)  # identity: an item is a dict key while its image is in flight
+class _Item:
+    input: BatchInput
+    spec: ModelSpec
+    version: str
+    text: str  # the rendered prompt
+    prompt_hash: str
+    params_hash: str
+    model_key: str
+    image_hash: str | None = None
+    call_key: str | None = None
+
+    @property
+    def key(self) -> tuple:
+        """Unique within a run (the store's UNIQUE constraint)."""
+        return (self.input.path, self.spec.name, self.version, self.prompt_hash)
+
+    def set_image_hash(self, sha256: str) -> None:
+        self.image_hash = sha256
+        self.call_key = hashlib.sha256(
+            f"{sha256}|{self.prompt_hash}|{self.model_key}|{self.params_hash}".encode()).hexdigest()[:32]
+
+
+def _expand(inputs: list[BatchInput], specs: list[ModelSpec], versions: dict[str, str], task: Task,
+            params: dict) -> list["_Item"]:
+    """Image-major order, so one decoded image serves all its models and prompt versions in a lane."""
+    items = []
+    params_hash = _params_hash(params)
+    model_keys = [_model_key(spec) for spec in specs]
+    prompts: dict[tuple, tuple[str, str]] = {}  # (version, variables) -> (text, hash): most inputs share one
+    for inp in inputs:
+        for version, template in versions.items():
+            key = (version, _variables_key(inp.variables) if inp.variables else "")
+            if key not in prompts:
+                try:
+                    text = task.render(template, inp.variables)
+                except ConfigError as e:
+                    raise ConfigError(f"{inp.path}: {e} (a CSV column of that name, or variables=, provides it)") \
+                        from None
+                prompts[key] = (text, prompt_hash(text))
+            text, text_hash = prompts[key]
+            items.extend(_Item(inp, spec, version, text, text_hash, params_hash, model_key)
+                         for spec, model_key in zip(specs, model_keys))
+    return items
+
+
+def _item(inp: BatchInput, spec: ModelSpec, version: str, text: str, params: dict) -> _Item:
+    return _Item(inp, spec, version, text, prompt_hash(text), _params_hash(params), _model_key(spec))
+
+
+def _params_hash(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _model_key(spec: ModelSpec) -> str:
+    """What makes two calls the same model: not the display name, which the user may rename."""
+    return "|".join(str(x) for x in (spec.backend, spec.resolved_base_url or "", spec.model, spec.quantization,
+                                     spec.max_edge, spec.detail, spec.dtype))
+
+
+def _fingerprint(task: Task, specs, versions, params, inputs: list[BatchInput]) -> str:
+    digest = hashlib.sha256(json.dumps([task.name, [(s.name, _model_key(s)) for s in specs], versions, params],
+                                       sort_keys=True).encode())
+    for inp in inputs:
+        digest.update(f"\n{inp.path}\t{_variables_key(inp.variables)}\t{inp.label}".encode())
+    return digest.hexdigest()[:32]
+
+
+def _describe(inputs) -> str:
+    if isinstance(inputs, (str, os.PathLike)):
+        return str(inputs)
+    try:
+        return f"{len(inputs)} inputs"
+    except TypeError:
+        return "inputs"
+
+
+# --- execution ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Options:
+    keys: dict | None
+    workers: int
+    batch_size: int
+    max_attempts: int
+    max_auth_failures: int
+    force: bool
+    retrying: bool = False
+
+
+class _Execution:
+    """One pass over a run's pending items: skip stored ones, copy cached ones, send the rest."""
+
+    def __init__(self, store: RunStore, run_id: str, task: Task, params: dict, options: _Options,
+                 items: list[_Item], resumed: bool, show_progress: bool,
+                 on_progress: Callable[[BatchProgress], None] | None, total: int | None = None) -> None:
+        self.store, self.run_id, self.task, self.params, self.options = store, run_id, task, params, options
+        self.items, self.resumed = items, resumed
+        self.total = len(items) if total is None else total  # a retry sends a few items of a larger run
+        self.messages: list[str] = []
+        self.calls = 0
+        # call key -> answer sent to the writer but maybe not committed yet (the writer drops it after the commit)
+        self.answered: dict[str, dict] = {}
+        self.show_progress, self.on_progress = show_progress, on_progress
+
+    def run(self) -> BatchRun:
+        started = time.perf_counter()
+        stored = self.store.stored_keys(self.run_id, failures=not self.options.retrying)
+        pending = [it for it in self.items if it.key not in stored]
+        self.progress = _Progress(self.run_id, len(self.items), len(self.items) - len(pending), self,
+                                  self.show_progress, self.on_progress)
+        self.writer = _Writer(self.store, self._committed)
+        completed = False
+        try:
+            if not self.options.force:
+                pending = self._copy_known(pending)
+            if pending:
+                _run_coroutine(self._send(pending))
+            completed = True
+        finally:
+            self.writer.close()  # stores every answer already received, interrupted or not
+            self.progress.close()
+            if completed and self.writer.error is None:
+                self.store.finish_run(self.run_id)
+        if self.writer.error is not None:
+            raise WorkbenchError(f"could not write results to {self.store.path}: {self.writer.error} — the run "
+                                 f"{self.run_id} can be resumed once the store is writable") from self.writer.error
+        counts = self.store.counts(self.run_id)
+        return BatchRun(self.run_id, str(self.store.path), self.task.name, self.total, counts["answered"],
+                        counts["failed"], self.progress.cached, self.calls, self.progress.spent,
+                        time.perf_counter() - started, self.resumed, self.messages)
+
+    def _committed(self, rows: list[dict]) -> None:
+        """Runs in the writer thread once `rows` are durable: count them done, and let the store answer for them."""
+        for row in rows:
+            if not row["cached"] and row["status"] != "error":
+                self.answered.pop(row["call_key"], None)
+        self.progress.committed(rows)
+
+    def _copy_known(self, pending: list[_Item]) -> list[_Item]:
+        """Serve from the store, without decoding, the items whose file is unchanged since it was last hashed."""
+        known = self.store.image_hashes({it.input.path for it in pending})
+        stats: dict[str, tuple[int, int] | None] = {}
+        for it in pending:
+            path = it.input.path
+            if path not in stats:
+                stats[path] = _stat(path)
+            record = known.get(path)
+            if record and stats[path] == record[:2]:
+                it.set_image_hash(record[2])
+        hits = self.store.cached(it.call_key for it in pending if it.call_key)
+        if not hits:
+            return pending
+        copies = [self._copy(it, hits[it.call_key]) for it in pending if it.call_key in hits]
+        self.store.write([], copies=[params for params, _ in copies])
+        self.progress.committed([counted for _, counted in copies])
+        return [it for it in pending if it.call_key not in hits]
+
+    def _copy(self, item: _Item, hit: dict) -> tuple[tuple, dict]:
+        """(store parameters, what progress counts) for serving `item` from the stored answer `hit`."""
+        fields = {"run_id": self.run_id, "image_path": item.input.path, "image_hash": item.image_hash,
+                  "variables": item.input.variables, "expected": item.input.label, "model": item.spec.name,
+                  "prompt_version": item.version, "prompt_hash": item.prompt_hash, "params_hash": item.params_hash,
+                  "call_key": item.call_key, "created_at": now_iso()}
+        return RunStore.copy_of(hit["id"], fields), {"status": hit["status"], "cached": 1, "cost": hit["cost"],
+                                                      "call_key": item.call_key}
+
+    async def _send(self, pending: list[_Item]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.inflight: dict[str, asyncio.Future] = {}
+        self.decoder = _single_thread()
+        lanes: dict[str, _Lane] = {}
+        for it in pending:
+            backend = get_backend(it.spec.backend)
+            key, local = _lane_of(it.spec, backend)
+            if key not in lanes:
+                lanes[key] = _Lane(self, backend, key, local)
+            lanes[key].items.append(it)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for backend in {id(lane.backend): lane.backend for lane in lanes.values()}.values():
+                    if hasattr(backend, "session"):  # e.g. one HTTP client per server for the whole batch
+                        await stack.enter_async_context(backend.session())
+                await asyncio.gather(*(lane.run() for lane in lanes.values()))
+        finally:
+            self.decoder.shutdown(wait=False, cancel_futures=True)
+
+    # --- rows ---------------------------------------------------------------------------------------------
+
+    def emit(self, item: _Item, result: Result, attempts: int) -> dict:
+        row = _row(self.run_id, item, result, attempts)
+        self.writer.put(row)
+        return row
+
+    def emit_failure(self, item: _Item, error_type: str, message: str) -> dict:
+        result = Result(model=item.spec.name, model_id=item.spec.model, backend=item.spec.backend,
+                        task=self.task.name, status="error", image=Path(item.input.path).name,
+                        image_hash=item.image_hash or "", prompt_hash=item.prompt_hash, mode=self.params["mode"],
+                        error_type=error_type, error=message)
+        return self.emit(item, result, 0)
+
+    def emit_copy(self, item: _Item, row: dict) -> None:
+        """`item` answered by a row of this batch (still in memory): same answer, marked as cached."""
+        self.writer.put(_copied(row, item, self.run_id))
+
+    def emit_stored_copy(self, item: _Item, hit: dict) -> None:
+        """`item` answered by a row already in the store: copied inside SQLite."""
+        self.writer.put_copy(*self._copy(item, hit))
+
+    def say(self, message: str) -> None:
+        """One clear line for the user (and kept in BatchRun.messages)."""
+        self.messages.append(message)
+        self.progress.write(message)
+
+
+def _lane_of(spec: ModelSpec, backend) -> tuple[str, bool]:
+    """One lane per HTTP server; local backends share one lane (one model in memory runs at a time)."""
+    if hasattr(backend, "achat"):
+        return f"{spec.backend} {spec.resolved_base_url}", False
+    return spec.backend, bool(backend.capabilities(spec).local)
+
+
+class _Lane:
+    def __init__(self, execution: _Execution, backend, name: str, local: bool) -> None:
+        self.x = execution
+        self.backend, self.name, self.local = backend, name, local
+        self.items: list[_Item] = []
+        self.blocked: dict[str, tuple[str, str]] = {}  # model name -> (availability status, message)
+        self.capabilities: dict[str, object] = {}
+        self.stopped: str | None = None
+        self.auth_failures = 0
+        self.followers: list[asyncio.Task] = []
+        options = execution.options
+        self.workers = 1 if local else options.workers
+        self.limiter = _Limiter(self.workers)
+        self.batched = local and options.batch_size > 1 and hasattr(backend, "chat_batch")
+
+    async def run(self) -> None:
+        await self._check_models()
+        if self.local:  # model-major: consecutive items share a model (and a `chat_batch` call)
+            order = {name: i for i, name in enumerate(dict.fromkeys(it.spec.name for it in self.items))}
+            self.items.sort(key=lambda it: order[it.spec.name])
+        work: asyncio.Queue = asyncio.Queue(maxsize=max(2, self.workers // 2))
+        consume = self._consume_batches if self.batched else self._consume
+        consumers = [asyncio.create_task(consume(work)) for _ in range(self.workers)]
+        try:
+            await self._produce(work)
+            while self.followers:  # a follower whose leader failed sends its own call
+                await self.followers.pop()
+            for _ in consumers:
+                await work.put(None)
+            await asyncio.gather(*consumers)
+        finally:
+            for task in consumers:
+                task.cancel()
+
+    async def _check_models(self) -> None:
+        for spec in {it.spec.name: it.spec for it in self.items}.values():
+            try:
+                status = await asyncio.to_thread(self.backend.availability, spec, self.x.options.keys)
+            except BackendError as e:
+                status = Availability("unknown", str(e))
+            if status.status in BLOCKING:
+                self.blocked[spec.name] = (status.status, status.message)
+                self.x.say(f"{spec.name}: {status.message or status.status} — its items are stored as failures, "
+                           "not sent")
+            self.capabilities[spec.name] = self.backend.capabilities(spec)
+
+    # --- producing: read each image once, serve cached and duplicate calls, queue the rest -----------------
+
+    async def _produce(self, work: asyncio.Queue) -> None:
+        """Decode a few images ahead (one decoder thread), then serve or queue each image's items.
+
+        Reading ahead matters: the producer gets one turn per event-loop iteration, in which many calls may
+        finish; with decoded images waiting, it refills the queue for all of them in that one turn."""
+        groups = _by_image(self.items)
+        ahead: collections.deque = collections.deque()
+        depth = max(2, self.workers // 2)
+        while True:
+            while len(ahead) < depth and (group := next(groups, None)) is not None:
+                ahead.append(self._read_ahead(group))
+            if not ahead:
+                return
+            path, live, edges, decoding = ahead.popleft()
+            if self.x.writer.error is not None:
+                raise WorkbenchError(f"the run store failed: {self.x.writer.error}")
+            if decoding is None:
+                continue
+            try:
+                images, stat = await decoding
+            except Exception as e:  # noqa: BLE001 — an unreadable image is that item's failure, not the batch's
+                message = str(e) if isinstance(e, ImageError) else f"{type(e).__name__}: {e}"
+                for it in live:
+                    self.x.emit_failure(it, "image_error", message)
+                continue
+            await self._dispatch(path, live, edges, images, stat, work)
+
+    def _read_ahead(self, group: list[_Item]):
+        live = []
+        for it in group:
+            if it.spec.name in self.blocked:
+                self.x.emit_failure(it, *self.blocked[it.spec.name])
+            elif self.stopped:
+                self.x.emit_failure(it, AuthError.kind, self.stopped)
+            else:
+                live.append(it)
+        path = group[0].input.path
+        if not live:
+            return path, live, {}, None
+        edges = {it: _max_edge(self.x.params, it.spec) for it in live}
+        decoding = self.x.loop.run_in_executor(self.x.decoder, _read_image, path, sorted(set(edges.values())))
+        return path, live, edges, decoding
+
+    async def _dispatch(self, path: str, live: list[_Item], edges: dict, images: dict, stat, work) -> None:
+        sha256 = next(iter(images.values())).sha256
+        if stat:
+            self.x.writer.put_image((path, *stat, sha256))
+        to_send = []
+        for it in live:
+            it.set_image_hash(sha256)
+            if self.stopped:
+                self.x.emit_failure(it, AuthError.kind, self.stopped)
+            elif it.call_key in self.x.inflight:  # identical pixels under another name, already on its way
+                self._follow_later(it, images[edges[it]], work)
+            elif not self.x.options.force and it.call_key in self.x.answered:  # answered, not yet committed
+                self.x.emit_copy(it, self.x.answered[it.call_key])
+            else:
+                to_send.append(it)
+        # Checked after `answered`: the writer drops a row from `answered` only once it is committed.
+        hits = {} if self.x.options.force else self.x.store.cached(it.call_key for it in to_send)
+        for it in to_send:
+            if it.call_key in hits:
+                self.x.emit_stored_copy(it, hits[it.call_key])
+            else:
+                self.x.inflight[it.call_key] = self.x.loop.create_future()
+                await work.put((it, images[edges[it]]))
+
+    def _follow_later(self, item: _Item, image: LoadedImage, work: asyncio.Queue) -> None:
+        leader = self.x.inflight[item.call_key]
+        self.followers.append(asyncio.create_task(self._follow(item, image, work, leader)))
+
+    async def _follow(self, item: _Item, image: LoadedImage, work: asyncio.Queue, leader: asyncio.Future) -> None:
+        row = await asyncio.shield(leader)
+        if row is not None:
+            self.x.emit_copy(item, row)
+        elif item.call_key in self.x.inflight:  # the leader failed and another copy went out meanwhile
+            self._follow_later(item, image, work)
+        else:  # the leader failed (errors are never shared): this one is sent on its own
+            self.x.inflight[item.call_key] = self.x.loop.create_future()
+            await work.put((item, image))
+
+    def _settle(self, item: _Item, row: dict) -> None:
+        if row["status"] != "error":
+            self.x.answered[item.call_key] = row
+        future = self.x.inflight.pop(item.call_key, None)
+        if future is not None and not future.done():
+            future.set_result(row if row["status"] != "error" else None)
+
+    # --- consuming: one call at a time per worker ---------------------------------------------------------
+
+    async def _consume(self, work: asyncio.Queue) -> None:
+        while (entry := await work.get()) is not None:
+            item, image = entry
+            try:
+                result, attempts = await self._call(item, image)
+            except asyncio.CancelledError:
+                self._settle(item, {"status": "error"})
+                raise
+            self._settle(item, self.x.emit(item, result, attempts))
+
+    async def _call(self, item: _Item, image: LoadedImage) -> tuple[Result, int]:
+        spec, x = item.spec, self.x
+        request = ChatRequest(prompt=item.text, images=[image], max_tokens=x.params["max_tokens"],
+                              temperature=x.params["temperature"], max_edge=x.params["max_edge"],
+                              detail=x.params["detail"] or spec.detail)
+        if getattr(self.capabilities[spec.name], "json_schema", False):
+            request.json_schema = x.task.json_schema()
+        result = new_result(image, x.task, spec, item.text)
+        result.mode = x.params["mode"]
+        secret = resolve_key(spec.resolved_key_env, x.options.keys)
+        # The lane retries, not the SDK: a 429 must slow every worker, not be retried by each on its own.
+        send_spec = spec.model_copy(update={"max_retries": 0}) if hasattr(self.backend, "achat") else spec
+        attempts = 0
+        while True:
+            if self.stopped:
+                result.error_type, result.error = AuthError.kind, self.stopped
+                return result, attempts
+            began = await self.limiter.acquire()
+            if self.stopped:  # the lane stopped while this worker waited for its slot
+                self.limiter.release()
+                continue
+            attempts += 1
+            x.calls += 1
+            started = time.perf_counter()
+            error: Exception | None = None
+            try:
+                reply = await self._send_once(send_spec, item, image, request)
+            except Exception as e:  # noqa: BLE001 — sorted out below: one broken call must not sink the batch
+                error = e
+            finally:
+                self.limiter.release()
+            if error is None:
+                self.auth_failures = 0
+                self.limiter.succeeded()
+                if isinstance(reply, Result):  # mode="score" returns a finished Result
+                    return reply, attempts
+                return finish_result(result, x.task, spec, reply, 1, secret, started), attempts
+            if isinstance(error, RateLimitError):
+                self.limiter.rate_limited(getattr(error, "retry_after", None), began)
+            elif isinstance(error, AuthError):
+                self._auth_failed(error)
+            if getattr(error, "retryable", False) and attempts < x.options.max_attempts:
+                if not isinstance(error, RateLimitError):  # a 429 already paused the whole lane
+                    await asyncio.sleep(_backoff(attempts))
+                continue
+            return failed_result(result, error, secret, time.perf_counter() - started), attempts
+
+    async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage, request: ChatRequest):
+        x = self.x
+        if x.params["mode"] != "generate":
+            return await asyncio.to_thread(MODES[x.params["mode"]], image, x.task, item.spec, item.text,
+                                           x.options.keys, request, variables=item.input.variables)
+        if hasattr(self.backend, "achat"):
+            return await self.backend.achat(send_spec, request, x.options.keys)
+        return await asyncio.to_thread(self.backend.chat, send_spec, request, x.options.keys)
+
+    def _auth_failed(self, error: AuthError) -> None:
+        self.auth_failures += 1
+        self.limiter.probe()  # one call at a time until a call succeeds: K failures cost K calls, not K × workers
+        if self.auth_failures >= self.x.options.max_auth_failures and not self.stopped:
+            self.stopped = (f"{self.name}: stopped after {self.auth_failures} consecutive authentication failures "
+                            f"({error}); the remaining items were not sent — fix the key, then retry the failed "
+                            f"items (`workbench retry {self.x.run_id}`)")
+            self.x.say(self.stopped)
+
+    # --- consuming, local backends with chat_batch: several images per forward pass ----------------------
+
+    async def _consume_batches(self, work: asyncio.Queue) -> None:
+        carry, finished = None, False
+        while not finished:
+            entry = carry or await work.get()
+            carry = None
+            if entry is None:
+                return
+            batch = [entry]
+            while len(batch) < self.x.options.batch_size:
+                try:
+                    nxt = work.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    finished = True
+                    break
+                if nxt[0].spec.name != entry[0].spec.name:
+                    carry = nxt
+                    break
+                batch.append(nxt)
+            for (item, _), (result, attempts) in zip(batch, await self._call_batch(batch)):
+                self._settle(item, self.x.emit(item, result, attempts))
+
+    async def _call_batch(self, batch: list[tuple[_Item, LoadedImage]]) -> list[tuple[Result, int]]:
+        x, spec = self.x, batch[0][0].spec
+        if len(batch) == 1 or self.stopped:
+            return [await self._call(*batch[0])] if len(batch) == 1 else [await self._call(*e) for e in batch]
+        requests, results = [], []
+        for item, image in batch:
+            requests.append(ChatRequest(prompt=item.text, images=[image], max_tokens=x.params["max_tokens"],
+                                        temperature=x.params["temperature"], max_edge=x.params["max_edge"],
+                                        detail=x.params["detail"] or spec.detail))
+            results.append(new_result(image, x.task, spec, item.text))
+        secret = resolve_key(spec.resolved_key_env, x.options.keys)
+        x.calls += 1
+        started = time.perf_counter()
+        try:
+            replies = await asyncio.to_thread(self.backend.chat_batch, spec, requests, len(requests),
+                                              keys=x.options.keys)
+        except Exception as e:  # noqa: BLE001
+            return [(failed_result(r, e, secret, time.perf_counter() - started), 1) for r in results]
+        out = []
+        for result, reply in zip(results, replies):
+            if isinstance(reply, BaseException):
+                out.append((failed_result(result, reply, secret, time.perf_counter() - started), 1))
+            else:
+                out.append((finish_result(result, x.task, spec, reply, 1, secret, started), 1))
+        return out
+
+
+def _by_image(items: list[_Item]) -> Iterable[list[_Item]]:
+    group: list[_Item] = []
+    for it in items:
+        if group and it.input.path != group[0].input.path:
+            yield group
+            group = []
+        group.append(it)
+    if group:
+        yield group
+
+
+def _max_edge(params: dict, spec: ModelSpec) -> int:
+    """The long edge the backend will send at (the same rule the backends apply), so resizing early is exact."""
+    return params["max_edge"] or spec.max_edge or DEFAULT_MAX_EDGE
+
+
+def _read_image(path: str, edges: list[int]) -> tuple[dict[int, LoadedImage], tuple[int, int] | None]:
+    """Decode once, keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most)."""
+    stat = _stat(path)
+    image = load_image(path)
+    return {edge: dataclasses.replace(image, pil=resized(image, edge)) for edge in edges}, stat
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _backoff(attempt: int) -> float:
+    return min(10.0, _BASE_PAUSE_S * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+# --- the lane's shared limiter ---------------------------------------------------------------------------------
+
+
+class _Limiter:
+    """Concurrency for one lane that every worker shares: a 429 pauses all of them and halves the limit
+    (once per wave of calls), successes raise it again by one per `limit` successes (AIMD).
+
+    A lane starts by probing with one call; the first success opens it to full concurrency."""
+
+    def __init__(self, workers: int) -> None:
+        self.max = workers
+        self.limit = 1
+        self.probing = True
+        self.active = 0
+        self.paused_until = 0.0
+        self.cut_at = 0.0
+        self.streak = 0
+        self.ok_since_cut = 0
+        self._waiters: list[asyncio.Future] = []
+
+    async def acquire(self) -> float:
+        """Wait for a slot; returns when the call may start (its start time, for rate-limit bookkeeping)."""
+        while True:
+            delay = self.paused_until - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            if self.active < self.limit:
+                self.active += 1
+                return time.monotonic()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        self.active -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.limit - self.active
+        while free > 0 and self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def succeeded(self) -> None:
+        self.streak = 0
+        if self.probing:
+            self.probing, self.limit = False, self.max
+        else:
+            self.ok_since_cut += 1
+            if self.limit < self.max and self.ok_since_cut >= self.limit:
+                self.limit += 1
+                self.ok_since_cut = 0
+        self._wake()
+
+    def probe(self) -> None:
+        self.probing, self.limit = True, 1
+
+    def rate_limited(self, retry_after: float | None, began: float) -> None:
+        self.streak += 1
+        pause = max(retry_after or 0.0, _BASE_PAUSE_S * 2 ** min(self.streak - 1, 12))
+        now = time.monotonic()
+        self.paused_until = max(self.paused_until, now + min(pause, _MAX_PAUSE_S))
+        if began >= self.cut_at:  # calls sent before the last cut already saw the old limit: cut once per wave
+            self.limit = max(1, self.limit // 2)
+            self.cut_at = now
+            self.ok_since_cut = 0
+
+
+# --- writing: one thread, group commits, progress only after the commit ------------------------------------
+
+
+class _Writer:
+    """Results go to the store from one thread, many per transaction; a result counts as done only once its
+    transaction has committed, so `kill -9` can lose an answer still in flight, never one reported done."""
+
+    def __init__(self, store: RunStore, committed: Callable[[list[dict]], None]) -> None:
+        self.store, self.committed = store, committed
+        self.error: Exception | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="workbench-store-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, row: dict) -> None:
+        self._queue.put(("row", row))
+
+    def put_image(self, record: tuple) -> None:
+        self._queue.put(("image", record))
+
+    def put_copy(self, params: tuple, counted: dict) -> None:
+        self._queue.put(("copy", (params, counted)))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = self.store.connect()
+        try:
+            done = False
+            while not done:
+                batch = [self._queue.get()]
+                # Group commit: one fsync per GROUP_COMMIT_S instead of one per result.
+                deadline = time.monotonic() + GROUP_COMMIT_S
+                while batch[-1] is not None and len(batch) < 2000:
+                    try:
+                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        break
+                done = batch[-1] is None
+                rows = [e[1] for e in batch if e is not None and e[0] == "row"]
+                images = [e[1] for e in batch if e is not None and e[0] == "image"]
+                copies = [e[1] for e in batch if e is not None and e[0] == "copy"]
+                if self.error is not None:
+                    continue
+                try:
+                    self.store.write(rows, images, [params for params, _ in copies], conn=conn)
+                except Exception as e:  # noqa: BLE001 — reported by the batch, which stops sending
+                    self.error = e
+                    continue
+                self.committed(rows + [counted for _, counted in copies])
+        finally:
+            conn.close()
+
+
+# --- progress ---------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, run_id: str, total: int, already: int, execution: _Execution, show: bool,
+                 callback: Callable[[BatchProgress], None] | None) -> None:
+        self.run_id, self.total, self.done, self.already = run_id, total, already, already
+        self.failed = self.cached = 0
+        self.spent: float | None = None
+        self.execution, self.callback = execution, callback
+        self.started = time.perf_counter()
+        self._last_callback = 0.0
+        self._lock = threading.Lock()
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=already, desc=f"run {run_id}", unit="item", dynamic_ncols=True,
+                            smoothing=0.05)
+        self._report(force=True)
+
+    def committed(self, rows: list[dict]) -> None:
+        with self._lock:
+            for row in rows:
+                self.done += 1
+                self.failed += row["status"] == "error"
+                self.cached += bool(row["cached"])
+                if not row["cached"] and row.get("cost") is not None:
+                    self.spent = (self.spent or 0.0) + row["cost"]
+            if self.bar is not None and rows:
+                self.bar.set_postfix_str(self._postfix(), refresh=False)
+                self.bar.update(len(rows))
+            self._report()
+
+    def _postfix(self) -> str:
+        from .costs import format_usd
+
+        return f"failed={self.failed} cached={self.cached} spent={format_usd(self.spent)}"
+
+    def snapshot(self) -> BatchProgress:
+        elapsed = time.perf_counter() - self.started
+        rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        return BatchProgress(self.run_id, self.total, self.done, self.failed, self.cached, self.execution.calls,
+                             self.spent, elapsed, eta)
+
+    def _report(self, force: bool = False) -> None:
+        if self.callback is None:
+            return
+        now = time.perf_counter()
+        if force or now - self._last_callback >= 0.1 or self.done >= self.total:
+            self._last_callback = now
+            self.callback(self.snapshot())
+
+    def write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message)
+        else:
+            import sys
+
+            print(message, file=sys.stderr)
+
+    def close(self) -> None:
+        with self._lock:
+            self._report(force=True)
+            if self.bar is not None:
+                self.bar.set_postfix_str(self._postfix(), refresh=False)
+                self.bar.close()
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _row(run_id: str, item: _Item, result: Result, attempts: int) -> dict:
+    return {
+        "run_id": run_id, "image_path": item.input.path, "image_hash": item.image_hash or result.image_hash or None,
+        "variables": item.input.variables, "expected": item.input.label, "model": item.spec.name,
+        "model_id": result.model_id, "backend": result.backend, "prompt_version": item.version,
+        "prompt_hash": item.prompt_hash, "params_hash": item.params_hash, "call_key": item.call_key,
+        "mode": result.mode, "status": result.status, "label": result.label, "output": result.output,
+        "raw_text": result.raw_text, "probabilities": result.probabilities, "expected_score": result.expected_score,
+        "finish_reason": result.finish_reason, "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens, "cost": result.cost, "cost_source": result.cost_source,
+        "latency_s": result.latency_s, "ttft_s": result.time_to_first_token_s, "error_type": result.error_type,
+        "error": result.error, "metrics": result.metrics or None, "cached": 0, "attempts": attempts,
+        "created_at": now_iso(),
+    }
+
+
+def _copied(stored: dict, item: _Item, run_id: str) -> dict:
+    """A stored answer re-filed under this run's item: same answer, cost and latency, marked as cached."""
+    row = {**_decoded(stored)}
+    row.pop("id", None)
+    row.update(run_id=run_id, image_path=item.input.path, variables=item.input.variables,
+               expected=item.input.label, model=item.spec.name, prompt_version=item.version,
+               prompt_hash=item.prompt_hash, params_hash=item.params_hash, call_key=item.call_key,
+               image_hash=item.image_hash, cached=1, attempts=0, created_at=now_iso())
+    return row
+
+
+def _decoded(row: dict) -> dict:
+    from .store import JSON_COLUMNS
+
+    return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v) for k, v in row.items()}
+
+
+def _single_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-decode")
+
+
+def _run_coroutine(coroutine) -> None:
+    """asyncio.run here, or in a helper thread when this thread already runs a loop (Jupyter, Gradio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()

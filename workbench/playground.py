@@ -1,0 +1,397 @@
+"""The prompt playground: try a prompt on one image with several models, inside a notebook (ipywidgets).
+
+    pg = workbench.Playground("pothole_severity", images=params.images)
+    pg               # shows the panel: pick an image or upload one, edit the prompt, tick models, press Run
+    pg.run()         # the same as pressing Run, from code; returns the Result records
+    pg.table         # the last run as a DataFrame; pg.results holds the records
+    pg.save_version("strict")   # the same as "Save as prompt version"
+
+Every widget is an attribute (`pg.prompt`, `pg.model_picker`, `pg.mode`, ...), so a test or a notebook cell can set
+values and call the handlers without a browser.
+"""
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .calls import MODES as CALL_MODES
+from .calls import availability, prompt_hash, run_model
+from .cards import cards_html, result_card, results_html, running_card
+from .costs import format_usd
+from .errors import ConfigError, ImageError
+from .images import load_image
+from .models import ModelSpec, load_models, resolve_models
+from .results import Result
+from .tasks import TASKS, get_task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MODES = tuple(CALL_MODES)  # generate, score
+TABLE_COLUMNS = ("model", "status", "label", "probabilities", "expected_score", "latency_s", "input_tokens",
+                 "output_tokens", "tokens_per_s", "cost", "error", "note")
+_THUMBNAIL = 256
+_REFRESH_S = 0.25  # how often running cards are redrawn while models stream
+_TABLE_CSS = (".wb-table{border-collapse:collapse;font-size:12px;margin:6px 0}"
+              ".wb-table th,.wb-table td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:left;"
+              "vertical-align:top;max-width:320px}")
+
+
+def results_table(results: list[Result]) -> "pd.DataFrame":
+    """One row per result, ready to read: parsed verdict, probabilities, latency, tokens, tokens/s, cost ("—" if
+    unknown). Notebooks use it for any list of Result records."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        probs = " · ".join(f"{k} {p:.2f}" for k, p in (r.probabilities or {}).items())
+        rows.append({"model": r.model, "status": r.status, "label": r.label, "probabilities": probs or None,
+                     "expected_score": r.expected_score,
+                     "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
+                     "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                     "tokens_per_s": r.metrics.get("tokens_per_s"),
+                     "cost": format_usd(r.cost) + (" (reported)" if r.cost_source == "reported" else ""),
+                     "error": r.error, "note": r.metrics.get("score_note")})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).astype({"input_tokens": "Int64", "output_tokens": "Int64"})
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    task: str
+    name: str
+    prompt: str
+    prompt_hash: str
+    saved_at: str
+    stored: bool  # True when written to the run store, False when kept in this session only
+    extra: dict = field(default_factory=dict)
+
+
+class ResultCards:
+    """Result records shown as one card per model in a notebook (the app's cards): `ResultCards(results)`."""
+
+    def __init__(self, results: list[Result]):
+        self.results = list(results)
+
+    def _repr_html_(self) -> str:
+        return results_html(self.results)
+
+
+def default_store():
+    """The run store (workbench.store, at $WORKBENCH_DB or runs/workbench.db) when it can hold prompt versions."""
+    try:
+        from .store import RunStore
+    except ImportError:
+        return None
+    return RunStore() if hasattr(RunStore, "save_prompt_version") else None
+
+
+class Playground:
+    """An ipywidgets panel: image picker (samples or upload), prompt prefilled from the task, model multi-select
+    with availability and estimated cost, generate/score mode, Run, a result table and one card per model."""
+
+    def __init__(self, task: str = "ask", models=None, images=None, *, selected=None,
+                 variables: dict[str, str] | None = None, keys: dict[str, str] | None = None,
+                 max_tokens: int = 256, max_edge: int | None = None, store: Any = None):
+        """`models`: names or ModelSpecs to offer (default: every entry of the models file). `selected`: the ones
+        ticked at first (default: the ready ones among `models` if given, else the file's ticked ones).
+        `images`: paths to offer (default: the sample images). `variables`: the first value of the task's variable
+        box, e.g. {"tag": "beach"}. `store`: a run store for saved prompt versions
+        (default: workbench.store's default store where it exists; otherwise versions stay in memory)."""
+        import ipywidgets as w
+
+        catalog = load_models() if models is None else resolve_models(models, load_models())
+        if not catalog:
+            raise ConfigError("the playground needs at least one model — add one to the models file")
+        self.specs: dict[str, ModelSpec] = {s.name: s for s in catalog}
+        self.keys = dict(keys or {})
+        self.max_edge = max_edge
+        self._store = store
+        self.results: list[Result] = []
+        self.table: "pd.DataFrame | None" = None
+        self.versions: list[PromptVersion] = []
+        self._uploads: dict[str, tuple[str, bytes]] = {}
+        self._availability = {name: availability(s, self.keys) for name, s in self.specs.items()}
+        self._costs: dict[str, float | None] = {}
+
+        task = get_task(task)
+        self.task_picker = w.Dropdown(options=[(t.title, name) for name, t in TASKS.items()], value=task.name,
+                                      description="Task")
+        self.mode = w.ToggleButtons(options=list(MODES), value="generate", description="Mode",
+                                    tooltips=["Generate text and parse it", "Read a probability for every label"])
+        self.max_tokens = w.BoundedIntText(value=max_tokens, min=1, max=8192, description="Max tokens")
+        self.image_picker = w.Dropdown(options=self._image_options(images), description="Image")
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description="Upload")
+        self.preview = w.Image(format="png", layout=w.Layout(max_width=f"{_THUMBNAIL}px"))
+        self.variable = w.Text(description="", placeholder="")
+        self.prompt = w.Textarea(value=task.prompt, rows=10, continuous_update=False,
+                                 layout=w.Layout(width="100%"))
+        self.model_picker = w.SelectMultiple(options=[(n, n) for n in self.specs], description="Models",
+                                             rows=min(8, len(self.specs)), layout=w.Layout(width="100%"))
+        self.model_info = w.HTML()
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play",
+                                   layout=w.Layout(width="auto"))
+        self.version_name = w.Text(placeholder="version name, e.g. strict-v2", description="Version")
+        self.save_button = w.Button(description="Save as prompt version", icon="save", layout=w.Layout(width="auto"))
+        self.status = w.HTML()
+        self.table_html = w.HTML()
+        self.cards = w.HTML()
+
+        self.model_picker.value = tuple(self._initial_selection(models, selected))
+        self._task_changed()
+        if task.variables and (variables or {}).get(task.variables[0]):
+            self.variable.value = str(variables[task.variables[0]])
+        self._image_changed()
+        self.task_picker.observe(lambda _: self._task_changed(), names="value")
+        self.image_picker.observe(lambda _: self._image_changed(), names="value")
+        self.prompt.observe(lambda _: self._refresh_models(), names="value")
+        self.upload.observe(lambda _: self._uploaded(), names="value")
+        self.run_button.on_click(lambda _: self.run())
+        self.save_button.on_click(lambda _: self.save_version())
+
+        self.widget = w.VBox([
+            w.HBox([self.task_picker, self.max_tokens]), self.mode,
+            w.HBox([w.VBox([self.image_picker, self.upload, self.preview]),
+                    w.VBox([self.variable, self.prompt], layout=w.Layout(flex="1"))]),
+            self.model_picker, self.model_info,
+            w.HBox([self.run_button, self.version_name, self.save_button]),
+            self.status, self.table_html, self.cards,
+        ])
+
+    # --- display -------------------------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def display(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # --- setup -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _image_options(images) -> list[tuple[str, str]]:
+        if images is None:
+            from .notebook_setup import image_files, sample_images_dir
+
+            try:
+                images = image_files(sample_images_dir())
+            except ConfigError:
+                images = []
+        return [(Path(p).name, str(p)) for p in images]
+
+    def _initial_selection(self, models, selected) -> list[str]:
+        if selected is not None:
+            return [s.name for s in resolve_models(selected, list(self.specs.values()))]
+        if models is None:
+            ticked = [s.name for s in self.specs.values() if s.selected]
+            return ticked or [next(iter(self.specs))]
+        return [n for n in self.specs if self._availability[n].ready]
+
+    @property
+    def task(self):
+        return get_task(self.task_picker.value)
+
+    # --- observers ------------------------------------------------------------------------------------------
+    def _task_changed(self) -> None:
+        task = self.task
+        self.prompt.value = task.prompt
+        name = task.variables[0] if task.variables else None
+        self.variable.layout.display = None if name else "none"
+        self.variable.description = (name or "").capitalize()
+        self.variable.value = task.examples.get(name, "") if name else ""
+        self.variable.placeholder = f"the {{{name}}} in the prompt" if name else ""
+        self._refresh_models()
+
+    def _image_changed(self) -> None:
+        source = self._image_source()
+        if source is None:
+            self.preview.value = b""
+        else:
+            try:
+                self.preview.value = _thumbnail(source)
+            except ImageError as e:
+                self.preview.value = b""
+                self._say(str(e), error=True)
+        self._refresh_models()
+
+    def _uploaded(self) -> None:
+        files = self.upload.value
+        if not files:
+            return
+        item = files[-1]
+        name, data = item["name"], bytes(item["content"])
+        try:
+            load_image(_named_bytes(name, data))
+        except ImageError as e:
+            self._say(f"Upload rejected: {e}", error=True)
+            return
+        key = f"upload:{name}"
+        self._uploads[key] = (name, data)
+        options = [o for o in self.image_picker.options if o[1] != key]
+        self.image_picker.options = [*options, (f"{name} (uploaded)", key)]
+        self.image_picker.value = key
+        self._say(f"Uploaded {escape(name)} ({len(data) / 1024:.0f} KB).")
+
+    def _image_source(self):
+        key = self.image_picker.value
+        if key is None:
+            return None
+        if key in self._uploads:
+            return _named_bytes(*self._uploads[key])
+        return key
+
+    def refresh_models(self) -> None:
+        """Check every model's availability again (after setting a key or starting a server)."""
+        self._availability = {name: availability(s, self.keys) for name, s in self.specs.items()}
+        self._refresh_models()
+
+    def _refresh_models(self) -> None:
+        """Relabel the models with their availability and estimated cost for this image and prompt."""
+        self._costs = self._estimate_costs()
+        ticked = self.model_picker.value
+        self.model_picker.options = [(self._label(n), n) for n in self.specs]
+        self.model_picker.value = ticked  # relabelling clears the selection
+        rows = "".join(
+            f"<tr><td>{escape(n)}</td><td>{escape(a.status)}</td><td>{escape(a.message)}</td>"
+            f"<td>{format_usd(self._costs.get(n))}</td>"
+            f"<td>{format_usd(None if self._costs.get(n) is None else self._costs[n] * 1000)}</td></tr>"
+            for n, a in self._availability.items())
+        self.model_info.value = ("<details><summary>Models: availability and estimated cost</summary>"
+                                 "<table><tr><th>model</th><th>status</th><th>note</th><th>≈ per image</th>"
+                                 f"<th>≈ per 1,000</th></tr>{rows}</table></details>")
+
+    def _estimate_costs(self) -> dict[str, float | None]:
+        source = self._image_source()
+        if source is None:
+            return {}
+        from .cost_preview import preview_costs
+
+        try:
+            frame = preview_costs(source, list(self.specs.values()), prompt=self.prompt.value or "",
+                                  max_edge=self.max_edge)
+        except (ImageError, ConfigError):
+            return {}
+        return {m: (None if c != c else c) for m, c in zip(frame["model"], frame["cost_per_call"])}  # NaN → None
+
+    def _label(self, name: str) -> str:
+        status = self._availability[name].status
+        if name not in self._costs:
+            cost = ""
+        elif self._costs[name] is None:
+            cost = " · cost unknown"
+        else:
+            cost = f" · ≈{format_usd(self._costs[name])}/image"
+        return f"{name} — {status}{cost}"
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        colour = "#cf222e" if error else "inherit"
+        self.status.value = f'<div style="color:{colour}">{message}</div>'
+
+    # --- actions -------------------------------------------------------------------------------------------
+    def run(self) -> list[Result]:
+        """The Run button: every ticked model on the picked image with the prompt as edited. Returns the results;
+        bad input (no image, no model, a missing {variable}) is shown in the status line and returns []."""
+        try:
+            image, specs, variables = self._inputs()
+        except (ConfigError, ImageError) as e:
+            self._say(escape(str(e)), error=True)
+            return []
+        self._say(f"Running {len(specs)} model(s) in {self.mode.value} mode…")
+        options = dict(prompt=self.prompt.value, variables=variables, keys=self.keys,
+                       max_tokens=int(self.max_tokens.value), max_edge=self.max_edge, mode=self.mode.value)
+        live = {s.name: "" for s in specs}
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+            futures = {s.name: pool.submit(self._call, image, s, live, options) for s in specs}
+            while True:
+                done, pending = wait(futures.values(), timeout=_REFRESH_S)
+                self.cards.value = cards_html([result_card(f.result()) if f.done() else running_card(n, live[n])
+                                               for n, f in futures.items()])
+                if not pending:
+                    break
+        self.results = [futures[s.name].result() for s in specs]
+        self.table = results_table(self.results)
+        self.table_html.value = _table_html(self.table)
+        failed = sum(r.status == "error" for r in self.results)
+        self._say(f"Done in {time.perf_counter() - started:.1f} s: {len(self.results) - failed} answered, "
+                  f"{failed} failed" + (" (see the error column)." if failed else "."))
+        return self.results
+
+    def _inputs(self):
+        source = self._image_source()
+        if source is None:
+            raise ImageError("pick a sample image or upload one first")
+        specs = [self.specs[n] for n in self.model_picker.value]
+        if not specs:
+            raise ConfigError("tick at least one model")
+        task = self.task
+        variables = {task.variables[0]: self.variable.value.strip()} if task.variables else {}
+        if task.variables and not variables[task.variables[0]] and f"{{{task.variables[0]}}}" in self.prompt.value:
+            raise ConfigError(f"type a value in the {task.variables[0].capitalize()} box: the prompt uses "
+                              f"{{{task.variables[0]}}}")
+        task.render(self.prompt.value, variables)  # a missing {tag} is the user's to fix, before any call
+        return load_image(source), specs, variables
+
+    def _call(self, image, spec: ModelSpec, live: dict, options: dict) -> Result:
+        def on_text(text: str) -> None:
+            live[spec.name] = text
+
+        try:
+            return run_model(image, self.task, spec, on_text=on_text, **options)
+        except Exception as e:  # noqa: BLE001 — e.g. score mode not installed: one model's card, not a crash
+            return Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=self.task.name,
+                          status="error", image=image.source, image_hash=image.sha256, mode=options["mode"],
+                          error_type="internal", error=f"{type(e).__name__}: {e}")
+
+    def save_version(self, name: str | None = None) -> PromptVersion:
+        """The "Save as prompt version" button: records the prompt as edited, under a name, for this task."""
+        name = (name or self.version_name.value or "").strip() or f"v{len(self.versions) + 1}"
+        text = self.prompt.value
+        version = PromptVersion(task=self.task.name, name=name, prompt=text, prompt_hash=prompt_hash(text),
+                                saved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), stored=False)
+        where = "kept in memory for this session only (this installation's run store cannot hold prompt versions)"
+        store = self._store or default_store()
+        if store is not None:
+            version = _save_to_store(store, version)
+            where = "saved in the run store"
+        self.versions.append(version)
+        self._say(f"Prompt version <b>{escape(name)}</b> ({version.prompt_hash}) {where}.")
+        return version
+
+
+def _save_to_store(store, version: PromptVersion) -> PromptVersion:
+    """Write through the run store's API (workbench.store); its own errors propagate."""
+    saved = store.save_prompt_version(version.task, version.name, version.prompt)
+    extra = saved if isinstance(saved, dict) else {"id": getattr(saved, "id", saved)}
+    return PromptVersion(version.task, version.name, version.prompt, version.prompt_hash, version.saved_at,
+                         stored=True, extra=extra)
+
+
+def _table_html(table: "pd.DataFrame") -> str:
+    shown = table.astype(object).where(table.notna(), "—")
+    return (f"<style>{_TABLE_CSS}</style>"
+            + shown.to_html(index=False, escape=True, classes="wb-table", border=0))
+
+
+class _NamedBytes(io.BytesIO):
+    name: str
+
+
+def _named_bytes(name: str, data: bytes) -> io.BytesIO:
+    """Bytes that carry their file name, so results say which upload they came from."""
+    fp = _NamedBytes(data)
+    fp.name = name
+    return fp
+
+
+def _thumbnail(source) -> bytes:
+    image = load_image(source).pil.copy()
+    image.thumbnail((_THUMBNAIL, _THUMBNAIL))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
