@@ -19,6 +19,8 @@ import gradio as gr
 from workbench import (PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, availability, cards_html, format_usd,
                        get_task, load_image, load_models, preview_costs, result_card, results_html, run_model,
                        running_card)
+from workbench.ui.batch_tab import build_batch_tab
+from workbench.ui.history_tab import build_history_tab
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
@@ -170,61 +172,64 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
         extra = gr.State([])
         gr.Markdown("# VLM Workbench\nWhich vision-language model, with which prompt, does your image task best "
                     "— at what cost and speed? Upload an image, pick a task and models, and compare.")
-        with gr.Row():
-            with gr.Column(scale=1):
-                image = ImageUpload(type="filepath", label="Image", sources=["upload", "clipboard"], height=300)
-                if samples:
-                    gr.Examples(samples, inputs=image, label="Sample images", examples_per_page=12)
-                task = gr.Dropdown([(t.title, t.name) for t in TASKS.values()], value="pothole_severity",
-                                   label="Task")
-                variable = gr.Textbox(label="Tag", visible=False, placeholder="e.g. pothole")
-                prompt = gr.Textbox(TASKS["pothole_severity"].prompt, label="Prompt (editable)", lines=8)
-                with gr.Accordion("Settings", open=False):
-                    max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
-                    max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
-                    detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
-                mode = gr.Radio([("Generate an answer", "generate"), ("Score every label (probabilities)", "score")],
-                                value="generate", label="Mode")
-            with gr.Column(scale=2):
-                choices = model_choices(catalog, {})
-                models = gr.CheckboxGroup(choices, value=[s.name for s in catalog if s.selected], label="Models")
-                refresh = gr.Button("Check models", size="sm")
-                costs = gr.Dataframe(label="Estimated cost (≈100 output tokens; updates with image, models, "
-                                           "max edge and detail)", interactive=False)
-                with gr.Accordion("API keys (kept for this browser session only)", open=False):
-                    key_boxes = {var: gr.Textbox(label=var, type="password", placeholder="not stored anywhere")
-                                 for var in key_variables(catalog)}
-                with gr.Accordion("Add an OpenAI-compatible model (vLLM, Ollama, LocalAI, LM Studio, …)",
-                                  open=False):
-                    c_name = gr.Textbox(label="Display name")
-                    c_url = gr.Textbox(label="Base URL", placeholder="http://localhost:8000/v1")
-                    c_model = gr.Textbox(label="Model id", placeholder="Qwen/Qwen2.5-VL-7B-Instruct")
-                    c_key = gr.Textbox(label="Key variable (optional)", placeholder="MY_SERVER_API_KEY")
-                    c_add = gr.Button("Add model", size="sm")
-                run = gr.Button("Run", variant="primary")
-                cards = gr.HTML(label="Results")
-                table = gr.Dataframe(label="Results table", interactive=False, wrap=True)
+        with gr.Tab("Compare"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    image = ImageUpload(type="filepath", label="Image", sources=["upload", "clipboard"], height=300)
+                    if samples:
+                        gr.Examples(samples, inputs=image, label="Sample images", examples_per_page=12)
+                    task = gr.Dropdown([(t.title, t.name) for t in TASKS.values()], value="pothole_severity",
+                                       label="Task")
+                    variable = gr.Textbox(label="Tag", visible=False, placeholder="e.g. pothole")
+                    prompt = gr.Textbox(TASKS["pothole_severity"].prompt, label="Prompt (editable)", lines=8)
+                    with gr.Accordion("Settings", open=False):
+                        max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
+                        max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
+                        detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
+                    mode = gr.Radio([("Generate an answer", "generate"),
+                                     ("Score every label (probabilities)", "score")], value="generate", label="Mode")
+                with gr.Column(scale=2):
+                    choices = model_choices(catalog, {})
+                    models = gr.CheckboxGroup(choices, value=[s.name for s in catalog if s.selected], label="Models")
+                    refresh = gr.Button("Check models", size="sm")
+                    costs = gr.Dataframe(label="Estimated cost (≈100 output tokens; updates with image, models, "
+                                               "max edge and detail)", interactive=False)
+                    with gr.Accordion("API keys (kept for this browser session only)", open=False):
+                        key_boxes = {var: gr.Textbox(label=var, type="password", placeholder="not stored anywhere")
+                                     for var in key_variables(catalog)}
+                    with gr.Accordion("Add an OpenAI-compatible model (vLLM, Ollama, LocalAI, LM Studio, …)",
+                                      open=False):
+                        c_name = gr.Textbox(label="Display name")
+                        c_url = gr.Textbox(label="Base URL", placeholder="http://localhost:8000/v1")
+                        c_model = gr.Textbox(label="Model id", placeholder="Qwen/Qwen2.5-VL-7B-Instruct")
+                        c_key = gr.Textbox(label="Key variable (optional)", placeholder="MY_SERVER_API_KEY")
+                        c_add = gr.Button("Add model", size="sm")
+                    run = gr.Button("Run", variant="primary")
+                    cards = gr.HTML(label="Results")
+                    table = gr.Dataframe(label="Results table", interactive=False, wrap=True)
 
-        task.change(task_fields, task, [prompt, variable], api_visibility="private")
-        preview_inputs = [image, models, prompt, max_edge, detail, extra]
-        for trigger in (image.change, models.change, max_edge.release, detail.change, prompt.blur, task.change):
-            trigger(partial(cost_preview, catalog=catalog), preview_inputs, costs, api_visibility="private",
-                    show_progress="hidden")
+            task.change(task_fields, task, [prompt, variable], api_visibility="private")
+            preview_inputs = [image, models, prompt, max_edge, detail, extra]
+            for trigger in (image.change, models.change, max_edge.release, detail.change, prompt.blur, task.change):
+                trigger(partial(cost_preview, catalog=catalog), preview_inputs, costs, api_visibility="private",
+                        show_progress="hidden")
 
-        def refresh_models(keys_now, extra_now, ticked):
-            specs = _session_specs(catalog, extra_now)
-            return gr.update(choices=model_choices(specs, keys_now), value=ticked)
+            def refresh_models(keys_now, extra_now, ticked):
+                specs = _session_specs(catalog, extra_now)
+                return gr.update(choices=model_choices(specs, keys_now), value=ticked)
 
-        for var, box in key_boxes.items():
-            box.change(lambda k, v, var=var: set_key(k, var, v), [keys, box], keys, api_visibility="private")
-        refresh.click(refresh_models, [keys, extra, models], models, api_visibility="private")
-        c_add.click(lambda *a: add_custom_model(*a, catalog), [extra, c_name, c_url, c_model, c_key], extra,
-                    api_visibility="private").then(
-            lambda k, e, t: refresh_models(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models,
-            api_visibility="private")
-        run.click(partial(run_comparison, catalog=catalog),
-                  [image, task, prompt, variable, models, keys, extra, max_tokens, max_edge, detail, mode],
-                  [cards, table], api_name="compare", concurrency_id="models", concurrency_limit=4)
+            for var, box in key_boxes.items():
+                box.change(lambda k, v, var=var: set_key(k, var, v), [keys, box], keys, api_visibility="private")
+            refresh.click(refresh_models, [keys, extra, models], models, api_visibility="private")
+            c_add.click(lambda *a: add_custom_model(*a, catalog), [extra, c_name, c_url, c_model, c_key], extra,
+                        api_visibility="private").then(
+                lambda k, e, t: refresh_models(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models,
+                api_visibility="private")
+            run.click(partial(run_comparison, catalog=catalog),
+                      [image, task, prompt, variable, models, keys, extra, max_tokens, max_edge, detail, mode],
+                      [cards, table], api_name="compare", concurrency_id="models", concurrency_limit=4)
+        build_batch_tab(catalog, keys, model_choices)
+        build_history_tab()
     return demo
 
 

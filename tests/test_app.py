@@ -160,6 +160,41 @@ def test_browser_compare_flow(app_server):
     assert CANARY_UI not in results_text
 
 
+def test_batch_and_history_endpoints(app_server, tmp_path):
+    """A zip of images plus a labels CSV through the Batch tab's endpoint, then the run appears in History."""
+    import csv
+    import zipfile
+
+    from gradio_client import Client, handle_file
+
+    samples = ROOT / "sample_images"
+    names = ["road_pothole_severe.jpg", "road_pothole_minor.jpg", "road_clear.jpg"]
+    archive = tmp_path / "roads.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in names:
+            zf.write(samples / name, f"roads/{name}")
+        zf.writestr("../escape.jpg", b"outside")  # must never be written outside the unpack folder
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="") as f:
+        csv.writer(f).writerows([["file", "label"], *[[n, n.split("_")[-1][:-4]] for n in names]])
+    client = Client(app_server["url"], verbose=False)
+    summary, metrics, _plot, compliance, _changes, export = client.predict(
+        [handle_file(str(archive))], handle_file(str(labels)), "pothole_severity", "", "Grade it. JSON.", "",
+        ["tiny llava", "leaky proxy"], "generate", 4, api_name="/batch")
+    assert "6 items" in summary and "Run id" in summary
+    rows = {(r[0], r[1]): dict(zip(metrics["headers"], r)) for r in metrics["data"]}
+    assert {m for m, _ in rows} == {"tiny llava", "leaky proxy"}
+    assert all(r["n"] == 3 for r in rows.values())
+    exported = Path(export).read_text()
+    assert exported.count("road_") >= 6 and "escape" not in exported
+    assert CANARY not in exported and CANARY not in summary
+    runs, _choices = client.predict(api_name="/runs")
+    run_id = summary.split("Run id `")[1].split("`")[0]
+    assert run_id in [row[0] for row in runs["data"]]
+    results, _metrics, _download = client.predict(run_id, api_name="/open_run")
+    assert len(results["data"]) == 6
+
+
 def test_canary_key_is_nowhere(app_server):
     """Runs last in this module: the logs and every file the app wrote must be free of both canaries."""
     # One more call where the session key is used and echoed back by the server.

@@ -30,6 +30,8 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF
 )
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_EDGE = 1536
+# File names worth trying when a folder or zip is scanned (the content still decides what opens).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
 
 _SNIFF_BYTES = 4096
 _ENCODINGS = {"JPEG": "image/jpeg", "JPG": "image/jpeg", "PNG": "image/png"}

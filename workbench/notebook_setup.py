@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .calls import availability
 from .errors import ConfigError
+from .images import IMAGE_SUFFIXES
 from .models import ModelSpec, load_models, models_file, resolve_models
 from .tasks import get_task
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_MAX_TOKENS = 256
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic")
 
 
 def sample_images_dir() -> Path:

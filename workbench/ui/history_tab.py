@@ -1,0 +1,46 @@
+"""The "History" tab: past runs from the run store; open one, evaluate it, download it."""
+from __future__ import annotations
+
+import tempfile
+
+import gradio as gr
+
+from ..errors import WorkbenchError
+from ..evaluate import evaluate_run
+from ..exports import export_run
+from ..store import list_runs, open_run
+
+RESULT_COLUMNS = ("image_path", "model", "prompt_version", "status", "label", "expected", "latency_s", "cost",
+                  "error_type", "error")
+
+
+def runs_table():
+    runs = list_runs(limit=200)
+    return runs, gr.update(choices=list(runs["id"]) if "id" in runs else [])
+
+
+def open_history_run(run_id: str):
+    if not run_id:
+        raise gr.Error("Choose a run first.")
+    try:
+        results = open_run(run_id)
+        evaluation = evaluate_run(run_id)
+        export = export_run(run_id, path=f"{tempfile.mkdtemp(prefix='workbench-export-')}/{run_id}.csv")
+    except WorkbenchError as e:
+        raise gr.Error(str(e)) from None
+    keep = [c for c in RESULT_COLUMNS if c in results.columns]
+    return results[keep], evaluation.summary.round(3), str(export)
+
+
+def build_history_tab() -> None:
+    with gr.Tab("History") as tab:
+        refresh = gr.Button("Refresh", size="sm")
+        runs = gr.Dataframe(label="Runs in the store (newest first)", interactive=False)
+        run_id = gr.Dropdown(label="Run", choices=[], allow_custom_value=True)
+        open_button = gr.Button("Open run")
+        metrics = gr.Dataframe(label="Metrics", interactive=False)
+        results = gr.Dataframe(label="Results", interactive=False)
+        download = gr.File(label="Download (CSV)")
+        refresh.click(runs_table, None, [runs, run_id], api_name="runs")
+        tab.select(runs_table, None, [runs, run_id], api_visibility="private")
+        open_button.click(open_history_run, run_id, [results, metrics, download], api_name="open_run")
