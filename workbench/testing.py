@@ -107,11 +107,14 @@ def build_tiny_idefics3(out: str | Path, seed: int = 0, declare_smolvlm: bool = 
 
 
 def _declare_processor(folder: Path, processor_class: str) -> None:
+    """Rewrite the saved configs to name SmolVLM's classes, as the real SmolVLM checkpoints do."""
     for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
         path = folder / name
         if path.exists():
             data = json.loads(path.read_text())
             data["processor_class"] = processor_class
+            if isinstance(data.get("image_processor"), dict):
+                data["image_processor"]["image_processor_type"] = "SmolVLMImageProcessor"
             path.write_text(json.dumps(data, indent=2))
 
 
