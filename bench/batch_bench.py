@@ -7,7 +7,9 @@
 
 Goals (issue 4): throughput ≥ 90 % of concurrency / latency; peak RSS ≤ 400 MB; re-run ≤ 2 % of the first run's
 wall time with 0 calls. The server runs in its own process (tests/fault_server.py, `latency_s`), so it does not
-share the client's CPU time under the GIL; its call counter is read over HTTP.
+share the client's CPU time under the GIL; its call counter is read over HTTP. `--server lean` swaps it for a
+minimal asyncio server (one canned completion after the same latency), to tell the client's limits from the
+fault server's; each run also prints the CPU both processes spent per call.
 """
 from __future__ import annotations
 
@@ -43,12 +45,55 @@ counts.serve_forever()
 """
 
 
+LEAN_SERVER = """
+import asyncio, json, time
+ANSWER = json.dumps({{"id": "x", "object": "chat.completion", "created": int(time.time()), "model": "ok",
+    "choices": [{{"index": 0, "message": {{"role": "assistant", "content": "A grey road."}}, "finish_reason": "stop"}}],
+    "usage": {{"prompt_tokens": 17, "completion_tokens": 3, "total_tokens": 20}}}}).encode()
+calls = 0
+async def serve(reader, writer):
+    global calls
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = 0
+            for line in head.split(b"\\r\\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            if head.startswith(b"GET"):  # /counts, or the client's reachability probe
+                body = json.dumps({{"ok": calls}}).encode()
+            else:
+                calls += 1
+                await asyncio.sleep({latency})
+                body = ANSWER
+            writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: "
+                         + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=256)
+    port = server.sockets[0].getsockname()[1]
+    print(f"http://127.0.0.1:{{port}}/v1", port, "counts", flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
 class LoopbackServer:
-    def __init__(self, latency_s: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER.format(repo=str(REPO), latency=latency_s)],
-                                     stdout=subprocess.PIPE, text=True)
-        url, port = self.proc.stdout.readline().split()
-        self.url, self.counts_url = url, f"http://127.0.0.1:{port}/"
+    """`kind`: "fault" (tests/fault_server.py, the default) or "lean" (a minimal asyncio server)."""
+
+    def __init__(self, latency_s: float, kind: str = "fault") -> None:
+        script = (SERVER if kind == "fault" else LEAN_SERVER).format(repo=str(REPO), latency=latency_s)
+        self.proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        url, port, *path = self.proc.stdout.readline().split()
+        self.url, self.counts_url = url, f"http://127.0.0.1:{port}/{''.join(path)}"
+
+    def cpu_s(self) -> float:
+        """User + system CPU the server process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as fp:
+            fields = fp.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def calls(self) -> int:
         with urllib.request.urlopen(self.counts_url, timeout=5) as answer:
@@ -89,12 +134,14 @@ def run_once(folder: Path, url: str, db: Path, workers: int):
 def throughput(args) -> dict:
     work = Path(args.workdir)
     folder = make_images(work / "imgs2000", 2000)
-    server = LoopbackServer(0.05)
+    server = LoopbackServer(0.05, args.server)
     try:
         db = work / "throughput.db"
         for p in work.glob("throughput.db*"):
             p.unlink()
+        server_cpu, client_cpu = server.cpu_s(), _cpu_s()
         run, wall = run_once(folder, server.url, db, 64)
+        server_cpu, client_cpu = server.cpu_s() - server_cpu, _cpu_s() - client_cpu
         calls = server.calls()
     finally:
         server.close()
@@ -102,10 +149,19 @@ def throughput(args) -> dict:
     achieved = run.total / wall
     figures = {"images": run.total, "answered": run.answered, "wall_s": round(wall, 2),
                "images_per_s": round(achieved, 1), "ideal_per_s": ideal, "share_of_ideal": round(achieved / ideal, 3),
-               "server_calls": calls}
+               "server_calls": calls, "server": args.server,
+               "client_cpu_ms_per_call": round(client_cpu / max(calls, 1) * 1000, 3),
+               "server_cpu_ms_per_call": round(server_cpu / max(calls, 1) * 1000, 3)}
     print(f"throughput: {run.total} images, 64 concurrent, 50 ms latency: {achieved:.0f} images/s in {wall:.2f} s "
-          f"= {achieved / ideal:.1%} of ideal {ideal:.0f}/s (goal ≥ 90 %); {calls} server calls")
+          f"= {achieved / ideal:.1%} of ideal {ideal:.0f}/s (goal ≥ 90 %); {calls} server calls ({args.server} "
+          f"server); CPU per call: client {figures['client_cpu_ms_per_call']:.2f} ms, server "
+          f"{figures['server_cpu_ms_per_call']:.2f} ms")
     return figures
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def memory(args) -> dict:
@@ -175,6 +231,8 @@ def main() -> None:
     parser.add_argument("which", choices=("throughput", "memory", "rerun", "all"))
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "workbench-batch-bench"))
     parser.add_argument("--size", type=int, default=256, help="edge of the memory benchmark's images")
+    parser.add_argument("--server", choices=("fault", "lean"), default="fault",
+                        help="throughput's server: the scripted fault server, or a minimal asyncio one")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     results = {}

@@ -216,6 +216,31 @@ def test_prompt_versions_normalise():
     assert list(collect_inputs([BatchInput("x.png", "1")])) == [BatchInput(os.path.abspath("x.png"), "1")]
 
 
+def test_prompts_name_saved_versions_and_texts_stay_texts(tmp_path, fault_server):
+    make_images(tmp_path / "imgs", 2)
+    db = tmp_path / "wb.db"
+    store = RunStore(db)
+    store.save_prompt_version("ask", "strict", "Describe only what is certain.")
+    store.save_prompt_version("moderation", "loose", "Anything goes?")
+    task = get_task("ask")
+    assert prompt_versions(task, ["strict", "Describe it in one word."], store) == {
+        "strict": "Describe only what is certain.", "v2": "Describe it in one word."}
+    assert prompt_versions(task, "strict", store) == {"strict": "Describe only what is certain."}
+    assert prompt_versions(task, {"strict": "a literal"}, store) == {"strict": "a literal"}  # a dict is literal
+    with pytest.raises(ConfigError, match="'loose' looks like a saved version's name.*saved for ask: strict"):
+        prompt_versions(task, ["loose"], store)  # saved, but for another task
+    with pytest.raises(ConfigError, match="both be named 'strict'"):
+        prompt_versions(task, ["strict", "strict"], store)
+
+    run = run_batch(tmp_path / "imgs", "ask", [fault_spec(fault_server, "ok")], prompts=["strict", "Say hi."],
+                    db=db, progress=False)
+    frame = run.results()
+    assert sorted(set(frame["prompt_version"])) == ["strict", "v2"] and len(frame) == 4
+    assert store.run(run.run_id)["prompts"]["strict"] == "Describe only what is certain."
+    assert any(r["messages"][0]["content"][0]["text"] == "Describe only what is certain."
+               for r in fault_server.requests)
+
+
 def test_rate_limit_pauses_the_whole_lane_and_halves_it_once_per_wave():
     async def scenario():
         limiter = _Limiter(8)

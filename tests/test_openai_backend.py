@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,6 +23,7 @@ from workbench.models import ModelSpec
 
 from .fault_server import COST, PROMPT_TOKENS, FaultServer, fault_server  # noqa: F401
 
+REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-test-dummy-0000"
 KEYS = {"OPENROUTER_API_KEY": KEY}
 SCHEMA = {"name": "pothole severity", "schema": {"type": "object", "properties": {"severity": {"type": "string"}}}}
@@ -343,3 +345,78 @@ def test_availability_loopback(fault_server):
 def test_availability_without_base_url():
     status = backend.availability(ModelSpec(name="mine", provider="custom", model="m"))
     assert status.status == "unknown" and "base_url" in status.message
+
+
+# --- the batch's lean path (plain http, no SDK retries, inside a session) ----------------------------------
+
+
+def _in_session(spec_, request):
+    async def call():
+        async with backend.session():
+            return await backend.achat(spec_, request, KEYS)
+
+    return asyncio.run(call())
+
+
+def _outcome(call):
+    try:
+        reply = call()
+    except Exception as e:  # noqa: BLE001 — compared below, type and message
+        return type(e), str(e), getattr(e, "retry_after", None), getattr(e, "partial_text", None)
+    return "reply", reply.text, reply.finish_reason, reply.input_tokens, reply.output_tokens, reply.reported_cost, \
+        reply.sent_image_bytes, reply.metrics.get("json_schema")
+
+
+@pytest.mark.parametrize("model", ["ok", "cost", "html", "bad-json", "no-choices", "no-message", "401", "403", "404",
+                                   "400", "429", "500", "503", "schema-400"])
+def test_lean_path_answers_and_fails_exactly_as_the_sdk(fault_server, image, model):
+    request = lambda: ask(image, json_schema=SCHEMA)  # noqa: E731 — a fresh request per call
+    via_sdk = _outcome(lambda: backend.chat(spec(fault_server, model), request(), KEYS))
+    lean = _outcome(lambda: _in_session(spec(fault_server, model), request()))
+    assert lean == via_sdk
+    assert "authorization" in fault_server.last_headers and fault_server.last_headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("model, error, words", [("truncated", ProtocolError, "closed the connection in the middle"),
+                                                 ("drop", ConnectionFailedError, "cannot reach .* is the server running")])
+def test_lean_path_maps_broken_connections_like_the_sdk(fault_server, image, model, error, words):
+    with pytest.raises(error, match=words):
+        _in_session(spec(fault_server, model), ask(image))
+    assert fault_server.calls_for(model) == 1  # never re-sent behind the batch's back
+    url = closed_port_url()
+    with pytest.raises(ConnectionFailedError, match=f"cannot reach {url}"):
+        _in_session(spec(url, provider="ollama"), ask(image))
+
+
+def test_lean_path_keeps_connections_alive_and_honours_the_deadline(fault_server, image):
+    async def many():
+        async with backend.session():
+            first = await asyncio.gather(*(backend.achat(spec(fault_server), ask(image), KEYS) for _ in range(8)))
+            second = await asyncio.gather(*(backend.achat(spec(fault_server), ask(image), KEYS) for _ in range(8)))
+            with pytest.raises(DeadlineError, match="within 1 s"):
+                await backend.achat(spec(fault_server, "slow", timeout=1), ask(image), KEYS)
+            return first + second, await backend.achat(spec(fault_server), ask(image), KEYS)
+
+    replies, after = asyncio.run(many())
+    assert all(r.text == fault_server.reply_text for r in replies) and after.text
+    assert fault_server.calls_for("ok") == 17
+
+
+def test_a_batch_session_on_plain_http_does_not_load_the_sdk(fault_server):
+    code = f"""
+import asyncio, sys
+sys.path.insert(0, {str(REPO)!r})
+from workbench.backends import ChatRequest
+from workbench.backends.openai_compat import OpenAICompatible
+from workbench.images import load_image
+from workbench.models import ModelSpec
+from PIL import Image
+spec = ModelSpec(name="x", provider="custom", base_url={fault_server.url!r}, model="ok", max_retries=0)
+backend = OpenAICompatible()
+async def go():
+    async with backend.session():
+        return await backend.achat(spec, ChatRequest(prompt="hi", images=[load_image(Image.new("RGB", (8, 8)))]))
+assert asyncio.run(go()).text
+assert "openai" not in sys.modules and "httpx" not in sys.modules, "the SDK was imported"
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

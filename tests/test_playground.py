@@ -171,3 +171,30 @@ def test_results_table_formats_unknown_cost_and_probabilities():
 def test_displays_as_a_widget(playground):
     bundle = playground._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_saved_prompt_versions_persist_in_the_run_store(models, tmp_path):
+    from workbench.store import RunStore
+
+    db = tmp_path / "wb.db"
+    pg = Playground("moderation", models=models, images=SAMPLES, store=RunStore(db))
+    pg.prompt.value = "Unsafe? Answer JSON {\"flagged\": true|false}"
+    pg.version_name.value = "terse"
+    pg.save_button.click()
+    assert pg.versions[-1].stored and "run store" in pg.status.value
+    assert RunStore(db).get_prompt_version("moderation", "terse") == pg.prompt.value
+
+    pg.prompt.value = "Something else entirely"
+    pg.save_button.click()  # the same name with another text: said in the panel, nothing overwritten
+    assert "already saved with a different text" in pg.status.value
+    assert RunStore(db).get_prompt_version("moderation", "terse").startswith("Unsafe?")
+
+    fresh = Playground("moderation", models=models, images=SAMPLES, store=RunStore(db))
+    assert [(v.task, v.name, v.stored) for v in fresh.versions] == [("moderation", "terse", True)]
+    assert ("terse", "terse") in fresh.version_picker.options
+    fresh.version_picker.value = "terse"  # picking a saved version loads its text into the editor
+    assert fresh.prompt.value.startswith("Unsafe?") and fresh.version_name.value == "terse"
+    fresh.version_name.value = ""
+    assert fresh.save_version().name == "v2"  # numbering continues after the saved ones
+    fresh.task_picker.value = "ask"
+    assert fresh.version_picker.options == (("—", None),)  # versions are per task

@@ -120,3 +120,65 @@ def test_a_file_that_is_not_a_database_is_a_config_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ConfigError, match="not a usable run store"):
         RunStore(bad)
+
+
+# --- prompt versions -----------------------------------------------------------------------------------------
+
+
+def test_prompt_versions_are_saved_listed_read_and_never_overwritten(tmp_path):
+    store = RunStore(tmp_path / "wb.db")
+    first = store.save_prompt_version("moderation", "strict", "Flag anything unsafe.")
+    assert first["created"] and first["name"] == "strict" and len(first["prompt_hash"]) == 16
+    again = store.save_prompt_version("moderation", "strict", "Flag anything unsafe.")  # same text: a no-op
+    assert not again["created"] and again["id"] == first["id"]
+    with pytest.raises(ConfigError, match="already saved with a different text.*new name"):
+        store.save_prompt_version("moderation", "strict", "Flag only violence.")
+    store.save_prompt_version("ask", "strict", "Describe it.")  # names are per task
+    assert store.get_prompt_version("moderation", "strict") == "Flag anything unsafe."
+
+    every = store.list_prompt_versions()
+    assert list(every.columns) == ["task", "name", "prompt", "prompt_hash", "created_at"]
+    assert list(zip(every["task"], every["name"])) == [("moderation", "strict"), ("ask", "strict")]
+    assert store.list_prompt_versions("ask")["prompt"].tolist() == ["Describe it."]
+    assert RunStore(tmp_path / "wb.db").list_prompt_versions("nope").empty
+
+    with pytest.raises(ConfigError, match="no prompt version 'loose'.*saved for moderation: strict"):
+        store.get_prompt_version("moderation", "loose")
+    for bad in ("two words", "", "x" * 65, "{tag}"):
+        with pytest.raises(ConfigError, match="not usable"):
+            store.save_prompt_version("moderation", bad, "text")
+    with pytest.raises(ConfigError, match="empty prompt"):
+        store.save_prompt_version("moderation", "blank", "  ")
+
+
+def test_a_store_of_the_first_schema_gains_the_prompt_versions_table(tmp_path):
+    db = tmp_path / "old.db"
+    store = RunStore(db)
+    run = new_run(store)
+    with sqlite3.connect(db) as conn:  # what a store written before prompt versions looks like
+        conn.execute("DROP TABLE prompt_versions")
+        conn.execute("PRAGMA user_version = 1")
+    reopened = RunStore(db)
+    assert reopened.run(run)["task"] == "moderation"
+    assert reopened.save_prompt_version("moderation", "v1", "Is it safe?")["created"]
+
+
+@pytest.mark.parametrize("returning", [True, False])  # False: the path for SQLite older than 3.35
+def test_copy_answers_files_the_newest_answer_under_new_items(tmp_path, monkeypatch, returning):
+    import workbench.store as module
+
+    monkeypatch.setattr(module, "_HAS_RETURNING", returning)
+    store = RunStore(tmp_path / "wb.db")
+    first, second = new_run(store, fingerprint="a"), new_run(store, fingerprint="b")
+    store.write([row(first, "a.png", label="false", call_key="K1", cost=0.5),
+                 row(first, "b.png", "error", None, call_key="K2")])
+    store.write([row(first, "c.png", label="true", call_key="K1", cost=0.7)])  # a newer answer for K1
+    item = {"run_id": second, "image_hash": "h", "variables": {}, "expected": "true", "model": "m1",
+            "prompt_version": "v1", "prompt_hash": "p", "params_hash": "q", "created_at": now_iso()}
+    written = store.copy_answers([{**item, "image_path": "x.png", "call_key": "K1"},
+                                  {**item, "image_path": "y.png", "call_key": "K2"},  # only a failure: not served
+                                  {**item, "image_path": "z.png", "call_key": None}])
+    assert written == [("K1", "ok", 0.7)]
+    (copied,) = store.results(second).to_dict("records")
+    assert (copied["image_path"], copied["label"], copied["cached"], copied["expected"]) == ("x.png", "true", True,
+                                                                                            "true")

@@ -40,7 +40,7 @@ from .images import DEFAULT_MAX_EDGE, LoadedImage, load_image, resized
 from .keys import resolve_key
 from .models import ModelSpec, resolve_models
 from .results import Result
-from .store import RunStore, now_iso
+from .store import VERSION_NAME, RunStore, now_iso
 from .tasks import Task, get_task
 
 if TYPE_CHECKING:
@@ -165,21 +165,52 @@ def _unique(inputs: list[BatchInput]) -> list[BatchInput]:
     return out
 
 
+def _variables_text(variables: dict, texts: dict[str, str]) -> str:
+    """Variables as the store keeps them (compact JSON), encoded once per distinct value."""
+    key = _variables_key(variables)
+    if key not in texts:
+        texts[key] = json.dumps(variables, ensure_ascii=False, separators=(",", ":"))
+    return texts[key]
+
+
 def _variables_key(variables: dict) -> str:
     return json.dumps(variables, sort_keys=True, ensure_ascii=False) if variables else "{}"
 
 
-def prompt_versions(task: Task, prompts=None) -> dict[str, str]:
-    """None → the task's prompt as "default"; a string → "v1"; a list → v1, v2, …; a dict is kept as given."""
+def prompt_versions(task: Task, prompts=None, store: RunStore | None = None) -> dict[str, str]:
+    """The batch's {version name: template}.
+
+    None → the task's prompt as "default"; a dict is kept as given (always literal texts). A string, or each
+    string of a list, is a *saved version's name* when it looks like one — no whitespace, up to 64 letters,
+    digits, '.', '_' or '-' (`store.VERSION_NAME`) — and is then read from `store` for this task, keeping its
+    name; a name-like string that is not saved raises ConfigError (a typo must not be sent as the prompt).
+    Anything else (a prompt has spaces) is a template named by position: v1, v2, … Without a store, every
+    string is a template."""
     if prompts is None:
         return {"default": task.prompt}
-    if isinstance(prompts, str):
-        return {"v1": prompts}
     if isinstance(prompts, dict):
         if not prompts:
             raise ConfigError("prompts is empty — give at least one prompt version, or None for the task's own")
         return {str(k): str(v) for k, v in prompts.items()}
-    return {f"v{i}": str(p) for i, p in enumerate(prompts, start=1)}
+    entries = [prompts] if isinstance(prompts, str) else [str(p) for p in prompts]
+    if not entries:
+        raise ConfigError("prompts is empty — give at least one prompt version, or None for the task's own")
+    names = [p for p in entries if VERSION_NAME.fullmatch(p)] if store is not None else []
+    saved = store.prompt_version_texts(task.name, names) if names else {}
+    missing = [n for n in names if n not in saved]
+    if missing:
+        listed = store.list_prompt_versions(task.name)["name"].tolist()
+        hint = f"saved for {task.name}: {', '.join(listed)}" if listed else f"no version of {task.name} is saved"
+        raise ConfigError(f"prompts: {', '.join(map(repr, missing))} looks like a saved version's name, but "
+                          f"{store.path} has no such version ({hint}) — save it first, or pass the prompt text "
+                          "itself (or a dict {name: text})")
+    versions: dict[str, str] = {}
+    for i, entry in enumerate(entries, start=1):
+        name = entry if entry in saved else f"v{i}"
+        if name in versions:
+            raise ConfigError(f"prompts: two versions would both be named {name!r} — pass a dict {{name: text}}")
+        versions[name] = saved.get(entry, entry)
+    return versions
 
 
 # --- the result of a batch ----------------------------------------------------------------------------------
@@ -255,7 +286,9 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     """Run every input through every model and prompt version; returns when every item is stored.
 
     inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
-    prompts: None (the task's prompt), a template, a list of templates (v1, v2…) or {version: template}.
+    prompts: None (the task's prompt), a template, a list of templates (v1, v2…) or {version: template}; in a
+    string or list, a whitespace-free name such as "strict" is a prompt version saved in the store for this task
+    (`RunStore.save_prompt_version`, the playground's "Save as prompt version"); see `prompt_versions`.
     variables: default prompt variables for every input (a CSV's columns win).
     labels: a labels CSV (path|file, label[, task][, variables]) matched to the inputs by path or file name; the
     labels are stored with the results, so the run can be evaluated later without the file.
@@ -272,18 +305,18 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error: raise before the run exists
-    versions = prompt_versions(task, prompts)
     given = collect_inputs(inputs, task)
     if labels is not None:
         given = with_labels(given, labels, task)
     if not given:
         raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    store = db if isinstance(db, RunStore) else RunStore(db)
+    versions = prompt_versions(task, prompts, store)
     if variables:
         given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
     params = {"max_tokens": max_tokens, "temperature": temperature, "max_edge": max_edge, "detail": detail,
               "mode": mode}
     items = _expand(given, specs, versions, task, params)
-    store = db if isinstance(db, RunStore) else RunStore(db)
     fingerprint = _fingerprint(task, specs, versions, params, given)
     resumed = False
     if run_id is not None:
@@ -481,34 +514,45 @@ class _Execution:
             record = known.get(path)
             if record and stats[path] == record[:2]:
                 it.set_image_hash(record[2])
-        hits = self.store.cached(it.call_key for it in pending if it.call_key)
-        if not hits:
+        created_at, texts, run_id = now_iso(), {}, self.run_id
+        written = self.store.copy_answers([  # tuples in COPY_ORDER: thousands of them on a re-run
+            (run_id, it.input.path, it.image_hash, _variables_text(it.input.variables, texts), it.input.label,
+             it.spec.name, it.version, it.prompt_hash, it.params_hash, it.call_key, created_at)
+            for it in pending if it.call_key])
+        if not written:
             return pending
-        copies = [self._copy(it, hits[it.call_key]) for it in pending if it.call_key in hits]
-        self.store.write([], copies=[params for params, _ in copies])
-        self.progress.committed([counted for _, counted in copies])
-        return [it for it in pending if it.call_key not in hits]
+        self.progress.committed([{"status": status, "cached": 1, "cost": cost, "call_key": key}
+                                 for key, status, cost in written])
+        served = {key for key, _, _ in written}
+        return [it for it in pending if it.call_key not in served]
+
+    def _copy_fields(self, item: _Item) -> dict:
+        """The item's own columns of a row copied from a stored answer."""
+        return {"run_id": self.run_id, "image_path": item.input.path, "image_hash": item.image_hash,
+                "variables": item.input.variables, "expected": item.input.label, "model": item.spec.name,
+                "prompt_version": item.version, "prompt_hash": item.prompt_hash, "params_hash": item.params_hash,
+                "call_key": item.call_key, "created_at": now_iso()}
 
     def _copy(self, item: _Item, hit: dict) -> tuple[tuple, dict]:
         """(store parameters, what progress counts) for serving `item` from the stored answer `hit`."""
-        fields = {"run_id": self.run_id, "image_path": item.input.path, "image_hash": item.image_hash,
-                  "variables": item.input.variables, "expected": item.input.label, "model": item.spec.name,
-                  "prompt_version": item.version, "prompt_hash": item.prompt_hash, "params_hash": item.params_hash,
-                  "call_key": item.call_key, "created_at": now_iso()}
-        return RunStore.copy_of(hit["id"], fields), {"status": hit["status"], "cached": 1, "cost": hit["cost"],
-                                                      "call_key": item.call_key}
+        return RunStore.copy_of(hit["id"], self._copy_fields(item)), {"status": hit["status"], "cached": 1,
+                                                                      "cost": hit["cost"], "call_key": item.call_key}
 
     async def _send(self, pending: list[_Item]) -> None:
         self.loop = asyncio.get_running_loop()
         self.inflight: dict[str, asyncio.Future] = {}
         self.decoder = _single_thread()
         lanes: dict[str, _Lane] = {}
+        lane_of: dict[str, _Lane] = {}  # model name -> its lane, worked out once per model, not per item
         for it in pending:
-            backend = get_backend(it.spec.backend)
-            key, local = _lane_of(it.spec, backend)
-            if key not in lanes:
-                lanes[key] = _Lane(self, backend, key, local)
-            lanes[key].items.append(it)
+            lane = lane_of.get(it.spec.name)
+            if lane is None:
+                backend = get_backend(it.spec.backend)
+                key, local = _lane_of(it.spec, backend)
+                if key not in lanes:
+                    lanes[key] = _Lane(self, backend, key, local)
+                lane = lane_of[it.spec.name] = lanes[key]
+            lane.items.append(it)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for backend in {id(lane.backend): lane.backend for lane in lanes.values()}.values():
@@ -567,6 +611,8 @@ class _Lane:
         self.workers = 1 if local else options.workers
         self.limiter = _Limiter(self.workers)
         self.batched = local and options.batch_size > 1 and hasattr(backend, "chat_batch")
+        self.models: dict[str, tuple] = {}  # see _model
+        self.prepare = getattr(backend, "prepare_image", None) if execution.params["mode"] == "generate" else None
 
     async def run(self) -> None:
         await self._check_models()
@@ -641,11 +687,12 @@ class _Lane:
         if not live:
             return path, live, {}, None
         edges = {it: _max_edge(self.x.params, it.spec) for it in live}
-        decoding = self.x.loop.run_in_executor(self.x.decoder, _read_image, path, sorted(set(edges.values())))
+        decoding = self.x.loop.run_in_executor(self.x.decoder, _read_image, path, sorted(set(edges.values())),
+                                               self.prepare)
         return path, live, edges, decoding
 
     async def _dispatch(self, path: str, live: list[_Item], edges: dict, images: dict, stat, work) -> None:
-        sha256 = next(iter(images.values())).sha256
+        sha256 = next(iter(images.values())).image.sha256
         if stat:
             self.x.writer.put_image((path, *stat, sha256))
         to_send = []
@@ -668,11 +715,11 @@ class _Lane:
                 self.x.inflight[it.call_key] = self.x.loop.create_future()
                 await work.put((it, images[edges[it]]))
 
-    def _follow_later(self, item: _Item, image: LoadedImage, work: asyncio.Queue) -> None:
+    def _follow_later(self, item: _Item, image: _Picture, work: asyncio.Queue) -> None:
         leader = self.x.inflight[item.call_key]
         self.followers.append(asyncio.create_task(self._follow(item, image, work, leader)))
 
-    async def _follow(self, item: _Item, image: LoadedImage, work: asyncio.Queue, leader: asyncio.Future) -> None:
+    async def _follow(self, item: _Item, image: _Picture, work: asyncio.Queue, leader: asyncio.Future) -> None:
         row = await asyncio.shield(leader)
         if row is not None:
             self.x.emit_copy(item, row)
@@ -693,26 +740,24 @@ class _Lane:
 
     async def _consume(self, work: asyncio.Queue) -> None:
         while (entry := await work.get()) is not None:
-            item, image = entry
+            item, picture = entry
             try:
-                result, attempts = await self._call(item, image)
+                result, attempts = await self._call(item, picture)
             except asyncio.CancelledError:
                 self._settle(item, {"status": "error"})
                 raise
             self._settle(item, self.x.emit(item, result, attempts))
 
-    async def _call(self, item: _Item, image: LoadedImage) -> tuple[Result, int]:
-        spec, x = item.spec, self.x
-        request = ChatRequest(prompt=item.text, images=[image], max_tokens=x.params["max_tokens"],
+    async def _call(self, item: _Item, picture: _Picture) -> tuple[Result, int]:
+        spec, x, image = item.spec, self.x, picture.image
+        send_spec, secret, json_schema = self._model(spec)
+        request = ChatRequest(prompt=item.text, images=[picture.for_request], max_tokens=x.params["max_tokens"],
                               temperature=x.params["temperature"], max_edge=x.params["max_edge"],
-                              detail=x.params["detail"] or spec.detail)
-        if getattr(self.capabilities[spec.name], "json_schema", False):
-            request.json_schema = x.task.json_schema()
-        result = new_result(image, x.task, spec, item.text)
-        result.mode = x.params["mode"]
-        secret = resolve_key(spec.resolved_key_env, x.options.keys)
-        # The lane retries, not the SDK: a 429 must slow every worker, not be retried by each on its own.
-        send_spec = spec.model_copy(update={"max_retries": 0}) if hasattr(self.backend, "achat") else spec
+                              detail=x.params["detail"] or spec.detail, json_schema=json_schema)
+        # calls.new_result, without hashing the prompt again: the item carries its hash
+        result = Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=x.task.name, status="error",
+                        image=image.source, image_hash=image.sha256, prompt_hash=item.prompt_hash,
+                        mode=x.params["mode"])
         attempts = 0
         while True:
             if self.stopped:
@@ -747,6 +792,16 @@ class _Lane:
                     await asyncio.sleep(_backoff(attempts))
                 continue
             return failed_result(result, error, secret, time.perf_counter() - started), attempts
+
+    def _model(self, spec: ModelSpec) -> tuple[ModelSpec, str | None, dict | None]:
+        """Per model, once per lane: the spec calls are sent with, its key (for redaction), its JSON schema."""
+        if spec.name not in self.models:
+            # The lane retries, not the SDK: a 429 must slow every worker, not be retried by each on its own.
+            send_spec = spec.model_copy(update={"max_retries": 0}) if hasattr(self.backend, "achat") else spec
+            schema = self.x.task.json_schema() if getattr(self.capabilities[spec.name], "json_schema", False) \
+                else None
+            self.models[spec.name] = (send_spec, resolve_key(spec.resolved_key_env, self.x.options.keys), schema)
+        return self.models[spec.name]
 
     async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage, request: ChatRequest):
         x = self.x
@@ -791,12 +846,13 @@ class _Lane:
             for (item, _), (result, attempts) in zip(batch, await self._call_batch(batch)):
                 self._settle(item, self.x.emit(item, result, attempts))
 
-    async def _call_batch(self, batch: list[tuple[_Item, LoadedImage]]) -> list[tuple[Result, int]]:
+    async def _call_batch(self, batch: list[tuple[_Item, _Picture]]) -> list[tuple[Result, int]]:
         x, spec = self.x, batch[0][0].spec
         if len(batch) == 1 or self.stopped:
             return [await self._call(*batch[0])] if len(batch) == 1 else [await self._call(*e) for e in batch]
         requests, results = [], []
-        for item, image in batch:
+        for item, picture in batch:
+            image = picture.image
             requests.append(ChatRequest(prompt=item.text, images=[image], max_tokens=x.params["max_tokens"],
                                         temperature=x.params["temperature"], max_edge=x.params["max_edge"],
                                         detail=x.params["detail"] or spec.detail))
@@ -834,11 +890,18 @@ def _max_edge(params: dict, spec: ModelSpec) -> int:
     return params["max_edge"] or spec.max_edge or DEFAULT_MAX_EDGE
 
 
-def _read_image(path: str, edges: list[int]) -> tuple[dict[int, LoadedImage], tuple[int, int] | None]:
-    """Decode once, keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most)."""
+def _read_image(path: str, edges: list[int], prepare: Callable | None
+                ) -> tuple[dict[int, _Picture], tuple[int, int] | None]:
+    """Decode once, keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most), and
+    encode them here, in the decoder thread, where the backend offers `prepare_image`: the event loop that
+    drives the calls then only posts bytes."""
     stat = _stat(path)
     image = load_image(path)
-    return {edge: dataclasses.replace(image, pil=resized(image, edge)) for edge in edges}, stat
+    pictures = {}
+    for edge in edges:
+        small = dataclasses.replace(image, pil=resized(image, edge))
+        pictures[edge] = _Picture(small, prepare(small, edge) if prepare is not None else None)
+    return pictures, stat
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -851,6 +914,18 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 def _backoff(attempt: int) -> float:
     return min(10.0, _BASE_PAUSE_S * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+@dataclass(frozen=True)
+class _Picture:
+    """An image as a lane sends it: decoded and resized, and already encoded where the backend takes that."""
+
+    image: LoadedImage
+    encoded: object | None = None  # images.EncodedImage from the backend's `prepare_image`, made off the loop
+
+    @property
+    def for_request(self):
+        return self.encoded if self.encoded is not None else self.image
 
 
 # --- the lane's shared limiter ---------------------------------------------------------------------------------

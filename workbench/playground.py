@@ -4,7 +4,8 @@
     pg               # shows the panel: pick an image or upload one, edit the prompt, tick models, press Run
     pg.run()         # the same as pressing Run, from code; returns the Result records
     pg.table         # the last run as a DataFrame; pg.results holds the records
-    pg.save_version("strict")   # the same as "Save as prompt version"
+    pg.save_version("strict")   # the same as "Save as prompt version": kept in the run store, so
+                                # run_batch(..., prompts=["strict"]) and the next Playground find it
 
 Every widget is an attribute (`pg.prompt`, `pg.model_picker`, `pg.mode`, ...), so a test or a notebook cell can set
 values and call the handlers without a browser.
@@ -91,6 +92,15 @@ def default_store():
     return RunStore() if hasattr(RunStore, "save_prompt_version") else None
 
 
+def _existing_default_store():
+    """The default store only if its file is already there: opening a playground must not create a database."""
+    try:
+        from .store import default_db_path
+    except ImportError:
+        return None
+    return default_store() if default_db_path().exists() else None
+
+
 class Playground:
     """An ipywidgets panel: image picker (samples or upload), prompt prefilled from the task, model multi-select
     with availability and estimated cost, generate/score mode, Run, a result table and one card per model."""
@@ -114,7 +124,7 @@ class Playground:
         self._store = store
         self.results: list[Result] = []
         self.table: "pd.DataFrame | None" = None
-        self.versions: list[PromptVersion] = []
+        self.versions: list[PromptVersion] = self._saved_versions()
         self._uploads: dict[str, tuple[str, bytes]] = {}
         self._availability = {name: availability(s, self.keys) for name, s in self.specs.items()}
         self._costs: dict[str, float | None] = {}
@@ -138,6 +148,8 @@ class Playground:
                                    layout=w.Layout(width="auto"))
         self.version_name = w.Text(placeholder="version name, e.g. strict-v2", description="Version")
         self.save_button = w.Button(description="Save as prompt version", icon="save", layout=w.Layout(width="auto"))
+        self.version_picker = w.Dropdown(options=[("—", None)], value=None, description="Saved",
+                                         tooltip="Load a saved prompt version of this task into the editor")
         self.status = w.HTML()
         self.table_html = w.HTML()
         self.cards = w.HTML()
@@ -152,14 +164,15 @@ class Playground:
         self.prompt.observe(lambda _: self._refresh_models(), names="value")
         self.upload.observe(lambda _: self._uploaded(), names="value")
         self.run_button.on_click(lambda _: self.run())
-        self.save_button.on_click(lambda _: self.save_version())
+        self.save_button.on_click(lambda _: self._save_clicked())
+        self.version_picker.observe(lambda _: self._version_picked(), names="value")
 
         self.widget = w.VBox([
             w.HBox([self.task_picker, self.max_tokens]), self.mode,
             w.HBox([w.VBox([self.image_picker, self.upload, self.preview]),
                     w.VBox([self.variable, self.prompt], layout=w.Layout(flex="1"))]),
             self.model_picker, self.model_info,
-            w.HBox([self.run_button, self.version_name, self.save_button]),
+            w.HBox([self.run_button, self.version_name, self.save_button, self.version_picker]),
             self.status, self.table_html, self.cards,
         ])
 
@@ -205,6 +218,7 @@ class Playground:
         self.variable.description = (name or "").capitalize()
         self.variable.value = task.examples.get(name, "") if name else ""
         self.variable.placeholder = f"the {{{name}}} in the prompt" if name else ""
+        self._refresh_versions()
         self._refresh_models()
 
     def _image_changed(self) -> None:
@@ -349,19 +363,62 @@ class Playground:
                           error_type="internal", error=f"{type(e).__name__}: {e}")
 
     def save_version(self, name: str | None = None) -> PromptVersion:
-        """The "Save as prompt version" button: records the prompt as edited, under a name, for this task."""
-        name = (name or self.version_name.value or "").strip() or f"v{len(self.versions) + 1}"
+        """The "Save as prompt version" button: records the prompt as edited, under a name, for this task.
+
+        In the run store a (task, name) always means one text: the same name with another text raises
+        ConfigError (the button shows it in the status line)."""
+        task = self.task.name
+        name = (name or self.version_name.value or "").strip() or self._next_name(task)
         text = self.prompt.value
-        version = PromptVersion(task=self.task.name, name=name, prompt=text, prompt_hash=prompt_hash(text),
+        version = PromptVersion(task=task, name=name, prompt=text, prompt_hash=prompt_hash(text),
                                 saved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), stored=False)
         where = "kept in memory for this session only (this installation's run store cannot hold prompt versions)"
         store = self._store or default_store()
         if store is not None:
             version = _save_to_store(store, version)
             where = "saved in the run store"
-        self.versions.append(version)
+        else:
+            same = next((v for v in self.versions if (v.task, v.name) == (task, name)), None)
+            if same is not None and same.prompt != text:
+                raise ConfigError(f"prompt version {name!r} of {task} already has a different text — save this "
+                                  "one under a new name")
+        self.versions = [v for v in self.versions if (v.task, v.name) != (task, name)] + [version]
+        self._refresh_versions()
         self._say(f"Prompt version <b>{escape(name)}</b> ({version.prompt_hash}) {where}.")
         return version
+
+    def _save_clicked(self) -> None:
+        try:
+            self.save_version()
+        except ConfigError as e:  # a taken name, a name with spaces: the user's to fix, in the panel
+            self._say(escape(str(e)), error=True)
+
+    def _next_name(self, task: str) -> str:
+        taken = {v.name for v in self.versions if v.task == task}
+        n = len(taken) + 1
+        while f"v{n}" in taken:
+            n += 1
+        return f"v{n}"
+
+    def _saved_versions(self) -> list[PromptVersion]:
+        """Versions already in the run store (every task), so a new playground lists what earlier ones saved."""
+        store = self._store if self._store is not None else _existing_default_store()
+        if store is None or not hasattr(store, "list_prompt_versions"):
+            return []
+        return [PromptVersion(r.task, r.name, r.prompt, r.prompt_hash, r.created_at, stored=True)
+                for r in store.list_prompt_versions().itertuples()]
+
+    def _refresh_versions(self) -> None:
+        task = self.task.name
+        self.version_picker.options = [("—", None)] + [(v.name, v.name) for v in self.versions if v.task == task]
+        self.version_picker.value = None
+
+    def _version_picked(self) -> None:
+        name = self.version_picker.value
+        version = next((v for v in self.versions if v.task == self.task.name and v.name == name), None)
+        if version is not None:
+            self.prompt.value = version.prompt
+            self.version_name.value = version.name
 
 
 def _save_to_store(store, version: PromptVersion) -> PromptVersion:

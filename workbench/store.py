@@ -8,11 +8,18 @@ parameters) matches a stored answer; errors are never served from the cache.
     store = RunStore()                  # runs/workbench.db, or $WORKBENCH_DB
     store.runs()                        # history, newest first (a DataFrame)
     store.results("20260101-120000-ab12")
+    store.save_prompt_version("moderation", "strict", "…")   # then run_batch(..., prompts=["strict"])
+
+Prompt versions are immutable: a (task, name) pair always means one text, so runs that name it stay comparable.
+Saving the same name again with the same text is a no-op; with a different text it raises ConfigError (save it
+under a new name). Names are short and whitespace-free (letters, digits, `.`, `_`, `-`), which is what lets
+`run_batch(prompts=[...])` tell a saved name from a prompt text.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -27,7 +34,8 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = Path("runs") / "workbench.db"
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: prompt_versions (a version-1 store gains the table on open)
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -88,6 +96,16 @@ CREATE TABLE IF NOT EXISTS images (       -- path -> pixel hash, so a re-run nee
     mtime_ns INTEGER NOT NULL,
     sha256   TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS prompt_versions (  -- named prompt templates per task, never rewritten in place
+    id          INTEGER PRIMARY KEY,
+    task        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    prompt      TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,            -- workbench.calls.prompt_hash of the template
+    created_at  TEXT NOT NULL,
+    UNIQUE (task, name)
+);
 """
 
 RESULT_COLUMNS = (
@@ -116,7 +134,20 @@ _COPY = (
     + " FROM results AS src WHERE src.id = ? "  # the WHERE also keeps SQLite's upsert parser unambiguous
     + _UPSERT[_UPSERT.index("ON CONFLICT"):]
 )
-_COPY_ORDER = tuple(c for c in RESULT_COLUMNS if c in COPY_COLUMNS)  # the order of the ?s in _COPY
+COPY_ORDER = _COPY_ORDER = tuple(c for c in RESULT_COLUMNS if c in COPY_COLUMNS)  # the order of the ?s in _COPY
+# Many items served from the store in one statement: the items wait in a temporary table, each is joined to the
+# newest stored answer for its call key, and the rows written come back (RETURNING, SQLite 3.35+).
+_COPY_REQUESTS = f"CREATE TEMP TABLE IF NOT EXISTS copy_requests ({', '.join(_COPY_ORDER)})"
+_COPY_JOINED = (
+    f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) SELECT "
+    + ", ".join(f"p.{c}" if c in COPY_COLUMNS else "1" if c == "cached" else "0" if c == "attempts" else f"src.{c}"
+                for c in RESULT_COLUMNS)
+    + " FROM temp.copy_requests AS p JOIN results AS src ON src.id = (SELECT MAX(id) FROM results "
+    "WHERE call_key = p.call_key AND status != 'error') WHERE true "  # WHERE: keeps the upsert parse unambiguous
+    + _UPSERT[_UPSERT.index("ON CONFLICT"):]
+    + " RETURNING call_key, status, cost"
+)
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _CHUNK = 500  # SQLite's limit on host parameters is 32766; stay far below it
 
 
@@ -278,17 +309,45 @@ class RunStore:
         found: dict[str, dict] = {}
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i:i + _CHUNK]
-            for row in self.conn.execute(
-                    f"SELECT id, call_key, status, cost FROM results WHERE call_key IN ({', '.join('?' * len(chunk))})"
-                    " AND status != 'error' ORDER BY id", chunk):
-                found[row["call_key"]] = dict(row)  # later rows win: the newest answer
+            # The newest answer per key, picked inside SQLite: every re-run adds a copy under the same key.
+            for row_id, key, status, cost in self.conn.execute(
+                    "SELECT id, call_key, status, cost FROM results WHERE id IN (SELECT MAX(id) FROM results "
+                    f"WHERE call_key IN ({', '.join('?' * len(chunk))}) AND status != 'error' GROUP BY call_key)",
+                    chunk).fetchall():
+                found[key] = {"id": row_id, "status": status, "cost": cost}
         return found
 
     @staticmethod
     def copy_of(source_id: int, item: dict) -> tuple:
         """Parameters for `write(copies=…)`: the stored answer `source_id` under the item described by `item`
-        (a dict of COPY_COLUMNS; `variables` as a Python dict)."""
-        return (*(_dumps(item.get(c)) if c == "variables" else item.get(c) for c in _COPY_ORDER), source_id)
+        (a dict of COPY_COLUMNS; `variables` as a Python dict, or as its JSON text already)."""
+        return (*(_dumps(item.get(c)) if c == "variables" and not isinstance(item.get(c), str) else item.get(c)
+                  for c in _COPY_ORDER), source_id)
+
+    def copy_answers(self, items: list[dict]) -> list[tuple[str, str, float | None]]:
+        """Serve items from the store, in one transaction: every item (a dict of COPY_COLUMNS, as for `copy_of`,
+        or a tuple of their values in `COPY_ORDER`) whose call key has a stored answer gets that answer copied under it, marked cached. Returns (call_key,
+        status, cost) of each row written; items without a stored answer are left for the caller to send."""
+        key_at = _COPY_ORDER.index("call_key")
+        params = [i if isinstance(i, tuple) else tuple(
+            _dumps(i.get(c)) if c == "variables" and not isinstance(i.get(c), str) else i.get(c) for c in _COPY_ORDER)
+            for i in items]
+        params = [p for p in params if p[key_at]]
+        if not params:
+            return []
+        if not _HAS_RETURNING:  # an old SQLite: look the answers up first, then copy them
+            hits = self.cached(p[key_at] for p in params)
+            copies = [(*p, hits[p[key_at]]["id"]) for p in params if p[key_at] in hits]
+            self.write([], copies=copies)
+            return [(c[key_at], hits[c[key_at]]["status"], hits[c[key_at]]["cost"]) for c in copies]
+        conn = self.conn
+        conn.execute(_COPY_REQUESTS)
+        with _transaction(conn):
+            conn.execute("DELETE FROM temp.copy_requests")
+            conn.executemany(f"INSERT INTO temp.copy_requests VALUES ({', '.join('?' * len(_COPY_ORDER))})", params)
+            written = [tuple(r) for r in conn.execute(_COPY_JOINED).fetchall()]
+            conn.execute("DELETE FROM temp.copy_requests")
+        return written
 
     def write(self, rows: list[dict], images: list[tuple] = (), copies: list[tuple] = (),
               conn: sqlite3.Connection | None = None) -> None:
@@ -305,6 +364,65 @@ class RunStore:
                 c.executemany("INSERT OR REPLACE INTO images (path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?)",
                               images)
 
+    # --- prompt versions -----------------------------------------------------------------------------------
+
+    def save_prompt_version(self, task: str, name: str, prompt: str) -> dict:
+        """Save `prompt` as version `name` of `task`; returns the stored record (`created`: False when this very
+        text was already saved under that name). The same name with another text raises ConfigError."""
+        from .calls import prompt_hash
+
+        if not isinstance(name, str) or not VERSION_NAME.fullmatch(name):
+            raise ConfigError(f"prompt version name {name!r} is not usable — use up to 64 letters, digits, '.', '_' "
+                              "or '-', without spaces (e.g. strict-v2)")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ConfigError(f"prompt version {name!r} has an empty prompt — type the prompt first")
+        record = {"task": task, "name": name, "prompt": prompt, "prompt_hash": prompt_hash(prompt),
+                  "created_at": now_iso()}
+        with _transaction(self.conn) as conn:  # insert-or-read under one write lock: two savers cannot race
+            cursor = conn.execute("INSERT INTO prompt_versions (task, name, prompt, prompt_hash, created_at) "
+                                  "VALUES (:task, :name, :prompt, :prompt_hash, :created_at) "
+                                  "ON CONFLICT (task, name) DO NOTHING", record)
+            created = cursor.rowcount == 1
+            stored = dict(conn.execute("SELECT * FROM prompt_versions WHERE task = ? AND name = ?",
+                                       (task, name)).fetchone())
+        if stored["prompt"] != prompt:
+            raise ConfigError(f"prompt version {name!r} of {task} is already saved with a different text "
+                              f"(hash {stored['prompt_hash']}, saved {stored['created_at']}) — versions are never "
+                              "overwritten, so past runs stay comparable: save this text under a new name")
+        return {**stored, "created": created}
+
+    def list_prompt_versions(self, task: str | None = None) -> "pd.DataFrame":
+        """Saved prompt versions (every task, or one), oldest first: task, name, prompt, prompt_hash, created_at."""
+        import pandas as pd
+
+        columns = ["task", "name", "prompt", "prompt_hash", "created_at"]
+        sql = f"SELECT {', '.join(columns)} FROM prompt_versions"
+        rows = self.conn.execute(sql + (" WHERE task = ? ORDER BY id" if task else " ORDER BY id"),
+                                 (task,) if task else ()).fetchall()
+        return pd.DataFrame([dict(r) for r in rows], columns=columns)
+
+    def get_prompt_version(self, task: str, name: str) -> str:
+        """The text saved as `name` for `task`; ConfigError naming the saved versions when there is none."""
+        found = self.prompt_version_texts(task, [name])
+        if name in found:
+            return found[name]
+        saved = [r["name"] for r in self.conn.execute(
+            "SELECT name FROM prompt_versions WHERE task = ? ORDER BY id", (task,))]
+        hint = f"saved for {task}: {', '.join(saved)}" if saved else f"no version of {task} is saved yet"
+        raise ConfigError(f"no prompt version {name!r} for {task} in {self.path} — {hint}")
+
+    def prompt_version_texts(self, task: str, names: Iterable[str]) -> dict[str, str]:
+        """name -> text for those of `names` saved for `task` (the others are simply absent)."""
+        names = list(dict.fromkeys(names))
+        found: dict[str, str] = {}
+        for i in range(0, len(names), _CHUNK):
+            chunk = names[i:i + _CHUNK]
+            for row in self.conn.execute(
+                    f"SELECT name, prompt FROM prompt_versions WHERE task = ? AND name IN ({', '.join('?' * len(chunk))})",
+                    (task, *chunk)):
+                found[row["name"]] = row["prompt"]
+        return found
+
     # --- image hashes by file stat -------------------------------------------------------------------------
 
     def image_hashes(self, paths: Iterable[str]) -> dict[str, tuple[int, int, str]]:
@@ -313,9 +431,10 @@ class RunStore:
         found = {}
         for i in range(0, len(paths), _CHUNK):
             chunk = paths[i:i + _CHUNK]
-            for row in self.conn.execute(f"SELECT * FROM images WHERE path IN ({', '.join('?' * len(chunk))})",
-                                         chunk):
-                found[row["path"]] = (row["size"], row["mtime_ns"], row["sha256"])
+            for path, size, mtime_ns, sha256 in self.conn.execute(
+                    f"SELECT path, size, mtime_ns, sha256 FROM images WHERE path IN ({', '.join('?' * len(chunk))})",
+                    chunk).fetchall():
+                found[path] = (size, mtime_ns, sha256)
         return found
 
 
