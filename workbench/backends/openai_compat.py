@@ -5,7 +5,7 @@ the SDK's own retries, and every failure turned into a typed `workbench.errors` 
 the provider, the key's environment variable and the fix — and never the key itself.
 
 Inside a batch session (`session()`), non-streaming calls to a plain-http server without SDK retries go through
-a lean HTTP/1.1 client (`http11`) instead of the SDK: same request body, same typed errors, a tenth of the CPU
+aiohttp (`lean_http`) instead of the SDK: same request body, same typed errors, less CPU
 per call, which is what a 64-wide batch against a fast local server is limited by. Everything else uses the SDK.
 """
 from __future__ import annotations
@@ -178,7 +178,7 @@ async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[st
 @dataclass
 class _Session:
     sdk: dict = field(default_factory=dict)  # (base_url, key, retries, timeout) -> openai.AsyncOpenAI
-    pools: dict = field(default_factory=dict)  # base_url -> http11.ConnectionPool, or None: not eligible
+    pools: dict = field(default_factory=dict)  # base_url -> lean_http.ConnectionPool, or None: not eligible
 
 
 _SHARED_CLIENTS: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("openai_clients", default=None)
@@ -217,13 +217,13 @@ async def _client(call: "_Call"):
 
 
 def _lean_pool(call: "_Call", request: ChatRequest):
-    """The session's http11 pool for this server, when the lean path does exactly what the SDK would: a
+    """The session's lean_http pool for this server, when the lean path does exactly what the SDK would: a
     non-streaming call, no SDK retries to honour (the batch lane retries), plain http and no proxy."""
     session = _SHARED_CLIENTS.get()
     if session is None or request.on_text is not None or call.spec.max_retries:
         return None
     if call.base_url not in session.pools:
-        from .http11 import ConnectionPool
+        from .lean_http import ConnectionPool
 
         eligible = urlsplit(call.base_url).scheme == "http" and not _proxied(call.base_url)
         session.pools[call.base_url] = ConnectionPool(call.base_url) if eligible else None
@@ -261,7 +261,7 @@ class _LeanStatusError(Exception):
 
 
 class _LeanClient:
-    """A JSON POST over an http11 pool that answers as the SDK's `post` does: parsed JSON, the text of a body
+    """A JSON POST over a lean_http pool that answers as the SDK's `post` does: parsed JSON, the text of a body
     that is not JSON, ValueError for a JSON content type that does not parse, an error for any non-2xx."""
 
     def __init__(self, pool, call: "_Call") -> None:
@@ -271,7 +271,7 @@ class _LeanClient:
 
     async def post_json(self, path: str, body: dict):
         data = json.dumps(body, separators=(",", ":")).encode()
-        response = await self.pool.post(self.pool.head(path, self.headers, len(data)), data)
+        response = await self.pool.post(path, self.headers, data)
         if not 200 <= response.status < 300:
             raise _LeanStatusError(response)
         try:
@@ -320,7 +320,7 @@ class _Call:
 
     def error_from_client(self, exc: Exception) -> BackendError | None:
         """The typed error for a failure of either client (the SDK or the lean path); None: not theirs."""
-        from .http11 import HTTPConnectionError
+        from .lean_http import HTTPConnectionError
 
         if isinstance(exc, _LeanStatusError):
             return self.status_error(exc)
@@ -348,7 +348,7 @@ class _Call:
         return self.error(ProtocolError, f"{self.label}: {type(exc).__name__}: {exc}")
 
     def connection_error(self, exc) -> BackendError:
-        """A dropped or refused connection (the SDK's APIConnectionError, or http11's HTTPConnectionError)."""
+        """A dropped or refused connection (the SDK's APIConnectionError, or lean_http's HTTPConnectionError)."""
         cause = _root_cause(exc)
         if self.streamed is not None:
             return self.error(ProtocolError, f"{self.label} cut the stream off after {len(self.partial_text)} "
