@@ -334,3 +334,19 @@ def _stored(db: Path) -> int:
             return conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     except sqlite3.OperationalError:  # the schema is not there yet
         return 0
+
+
+def test_progress_reports_spend_so_far_and_projected_total(tmp_path, fault_server):  # noqa: F811
+    from .fault_server import COST
+
+    images = make_images(tmp_path / "imgs", 12)
+    fault_server.latency_s = 0.05  # slow enough for progress reports (at most ten a second) to arrive mid-run
+    seen = []
+    run = run_batch(images, "ask", [fault_spec(fault_server, "cost")], db=tmp_path / "wb.db", progress=False,
+                    workers=1, on_progress=seen.append)
+    assert run.spent_usd == pytest.approx(12 * COST)
+    middle = [p for p in seen if 0 < p.done < p.total and p.spent_usd]
+    assert middle, "no progress report arrived mid-run"
+    assert all(p.projected_usd == pytest.approx(12 * COST) for p in middle)  # every call costs the same here
+    assert "projected" in middle[0].describe()
+    assert seen[-1].projected_usd == pytest.approx(run.spent_usd)

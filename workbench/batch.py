@@ -229,6 +229,7 @@ class BatchProgress:
     spent_usd: float | None  # cost of this process's calls where known; None: nothing priced yet
     elapsed_s: float
     eta_s: float | None
+    projected_usd: float | None = None  # spent + the remaining items at the average priced cost so far
 
     @property
     def fraction(self) -> float:
@@ -238,8 +239,9 @@ class BatchProgress:
         from .costs import format_usd
 
         eta = "" if self.eta_s is None else f" · ETA {int(self.eta_s // 60)}:{int(self.eta_s % 60):02d}"
+        projected = "" if self.projected_usd is None else f" (≈{format_usd(self.projected_usd)} projected)"
         return (f"{self.done}/{self.total} items · {self.failed} failed · {self.cached} from cache · "
-                f"{format_usd(self.spent_usd)} spent{eta}")
+                f"{format_usd(self.spent_usd)} spent{projected}{eta}")
 
 
 @dataclass
@@ -1068,6 +1070,7 @@ class _Progress:
         self.run_id, self.total, self.done, self.already = run_id, total, already, already
         self.failed = self.cached = 0
         self.spent: float | None = None
+        self.priced = 0  # items whose call had a known cost
         self.execution, self.callback = execution, callback
         self.started = time.perf_counter()
         self._last_callback = 0.0
@@ -1088,6 +1091,7 @@ class _Progress:
                 self.cached += bool(row["cached"])
                 if not row["cached"] and row.get("cost") is not None:
                     self.spent = (self.spent or 0.0) + row["cost"]
+                    self.priced += 1
             if self.bar is not None and rows:
                 self.bar.set_postfix_str(self._postfix(), refresh=False)
                 self.bar.update(len(rows))
@@ -1096,14 +1100,20 @@ class _Progress:
     def _postfix(self) -> str:
         from .costs import format_usd
 
-        return f"failed={self.failed} cached={self.cached} spent={format_usd(self.spent)}"
+        return (f"failed={self.failed} cached={self.cached} spent={format_usd(self.spent)} "
+                f"projected={format_usd(self.projected())}")
+
+    def projected(self) -> float | None:
+        if self.spent is None or not self.priced:
+            return None
+        return self.spent + self.spent / self.priced * (self.total - self.done)
 
     def snapshot(self) -> BatchProgress:
         elapsed = time.perf_counter() - self.started
         rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
         return BatchProgress(self.run_id, self.total, self.done, self.failed, self.cached, self.execution.calls,
-                             self.spent, elapsed, eta)
+                             self.spent, elapsed, eta, self.projected())
 
     def _report(self, force: bool = False) -> None:
         if self.callback is None:
