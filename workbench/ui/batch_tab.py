@@ -62,8 +62,9 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
     summary = "\n".join([f"**Done.** {batch.summary()}", *[f"- {m}" for m in batch.messages],
                          f"\nRun id `{batch.run_id}` — open it later in the History tab."])
     export = export_run(batch.run_id, db=batch.db, path=f"{folder}/{batch.run_id}.csv")
-    yield (summary, evaluation.summary.round(3), figures.get("confusion"), evaluation.compliance,
-           changes.head(200) if len(changes) else None, str(export))
+    compared = gr.update(value=changes.head(200), visible=True) if len(prompts) > 1 else gr.update(visible=False)
+    yield (summary, evaluation.summary.round(3), figures.get("confusion"), evaluation.compliance, compared,
+           str(export))
 
 
 def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, model_choices) -> None:
