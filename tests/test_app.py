@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CANARY = "sk-canary-7f3a9c2e5b1d4a6f8e0c"  # a dummy key: the app must never echo it
-CANARY_UI = "sk-canary-typed-in-browser-0000"
+CANARY = "canary-key-7f3a9c2e5b1d4a6f8e0c"  # a dummy key: the app must never echo it
+CANARY_UI = "canary-typed-in-browser-0000"
 ARTIFACTS = ROOT / "tests" / "_artifacts"
 
 

@@ -16,9 +16,9 @@ def test_session_key_wins_then_environment(monkeypatch):
 
 
 def test_redact_removes_known_and_key_shaped_secrets():
-    text = "401: bad key sk-live-abcdefghijklmnop sent as Bearer abc.def-123456789 for user-secret-value"
+    text = "401: bad key sk-live-abcdefgh sent as Bearer abc.def-123456789 for user-secret-value"
     out = redact(text, ["user-secret-value"])
-    assert "abcdefghijklmnop" not in out and "abc.def-123456789" not in out and "user-secret-value" not in out
+    assert "abcdefgh" not in out and "abc.def-123456789" not in out and "user-secret-value" not in out
     assert out.count("[redacted]") == 3
     assert redact(None) is None
 
