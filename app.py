@@ -16,10 +16,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from workbench import (PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, availability, cards_html, format_usd,
+from workbench import (PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, cards_html, format_usd,
                        get_task, load_image, load_models, preview_costs, result_card, results_html, run_model,
                        running_card)
 from workbench.ui.batch_tab import build_batch_tab
+from workbench.ui.fields import model_choices, task_fields
 from workbench.ui.history_tab import build_history_tab
 
 SAMPLES = Path(__file__).with_name("sample_images")
@@ -42,25 +43,6 @@ class ImageUpload(gr.Image):
         if payload.url and payload.url.startswith("data:"):
             raise gr.Error("Send the image as a file upload, not as a data: URL.")
         return payload.path
-
-
-def model_choices(specs: list[ModelSpec], keys: dict | None) -> list[tuple[str, str]]:
-    """Checkbox labels that say whether each model can run now, and why not."""
-    choices = []
-    for spec in specs:
-        status = availability(spec, keys)
-        note = "ready" if status.ready else f"{status.status}: {status.message}"
-        choices.append((f"{spec.name} — {note}", spec.name))
-    return choices
-
-
-def task_fields(task_name: str):
-    """When the task changes: its default prompt, and the variable box (tag, question) it needs."""
-    task = get_task(task_name)
-    variable = task.variables[0] if task.variables else None
-    return (gr.update(value=task.prompt),
-            gr.update(visible=variable is not None, label=(variable or "").capitalize(),
-                      value=task.examples.get(variable, "") if variable else ""))
 
 
 def key_variables(catalog: list[ModelSpec]) -> list[str]:
@@ -228,7 +210,7 @@ def build_demo(catalog: list[ModelSpec] | None = None) -> gr.Blocks:
             run.click(partial(run_comparison, catalog=catalog),
                       [image, task, prompt, variable, models, keys, extra, max_tokens, max_edge, detail, mode],
                       [cards, table], api_name="compare", concurrency_id="models", concurrency_limit=4)
-        build_batch_tab(catalog, keys, model_choices)
+        build_batch_tab(catalog, keys)
         build_history_tab()
     return demo
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from ..images import EncodedImage, LoadedImage
+    from ..images import LoadedImage
     from ..models import ModelSpec
 
 

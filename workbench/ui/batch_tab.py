@@ -14,6 +14,7 @@ from ..evaluate import evaluate_run
 from ..exports import export_run
 from ..models import ModelSpec
 from ..uploads import image_paths
+from .fields import model_choices, task_fields
 
 def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys,
                   specs_by_name: dict[str, ModelSpec], progress=gr.Progress()):
@@ -67,7 +68,7 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
            str(export))
 
 
-def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, model_choices) -> None:
+def build_batch_tab(catalog: list[ModelSpec], keys: gr.State) -> None:
     specs_by_name = {s.name: s for s in catalog}
     with gr.Tab("Batch & evaluate"):
         with gr.Row():
@@ -95,12 +96,7 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, model_choices) -> 
         changes = gr.Dataframe(label="Verdicts that changed between prompt versions", interactive=False)
         download = gr.File(label="All results (CSV)")
 
-        def on_task(name):
-            t = get_task(name)
-            var = t.variables[0] if t.variables else None
-            return gr.update(value=t.prompt), gr.update(visible=var is not None, label=(var or "").capitalize())
-
-        task.change(on_task, task, [prompt_a, variable], api_visibility="private")
+        task.change(task_fields, task, [prompt_a, variable], api_visibility="private")
         run.click(partial(run_batch_job, specs_by_name=specs_by_name),
                   [uploads, labels_csv, task, variable, prompt_a, prompt_b, models, mode, workers, keys],
                   [summary, metrics, confusion, compliance, changes, download], api_name="batch",
