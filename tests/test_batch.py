@@ -96,6 +96,24 @@ def test_identical_pixels_under_two_names_cost_one_call(tmp_path, fault_server):
     assert run.cached == 2
 
 
+def test_a_twin_answered_while_its_double_waits_in_the_queue_is_not_sent_again(tmp_path, fault_server):
+    # One worker and slow answers: the last image is read (and missed in the store) while its twin, the first
+    # image, is still in flight, and is dispatched only after the twin's answer has been committed.
+    folder = tmp_path / "imgs"
+    make_images(folder, 4)
+    twin = Image.new("RGB", (24, 16), (200, 10, 10))
+    twin.save(folder / "a_twin.png")
+    twin.save(folder / "z_twin.png")
+    fault_server.latency_s = 0.3
+    run = run_batch(folder, "ask", [fault_spec(fault_server, "ok")], db=tmp_path / "wb.db", workers=1,
+                    progress=False)
+    assert fault_server.calls_for("ok") == 5
+    assert (run.answered, run.cached) == (6, 1)
+    by_name = {Path(r["image_path"]).name: r for r in rows(tmp_path / "wb.db", run.run_id)}
+    assert by_name["z_twin.png"]["cached"] == 1
+    assert by_name["z_twin.png"]["raw_text"] == by_name["a_twin.png"]["raw_text"]
+
+
 def test_force_refresh_sends_again_and_errors_are_never_served_from_the_store(tmp_path, fault_server):
     make_images(tmp_path / "imgs", 4)
     db = tmp_path / "wb.db"

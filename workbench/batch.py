@@ -23,6 +23,7 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -53,8 +54,13 @@ DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries of 429 / 5xx / dropped connect
 DEFAULT_MAX_AUTH_FAILURES = 3
 # Availability states that mean no call can succeed: the model's items are stored as failures, none is sent.
 BLOCKING = ("key_missing", "unsupported", "not_installed", "unavailable", "unreachable")
+# Threads that decode and encode images for a batch: Pillow lets go of the GIL while it decodes, resizes and encodes,
+# so photos are read on several cores; the event loop keeps the GIL for the calls.
+DECODERS = max(1, min(4, (os.cpu_count() or 2) - 1)) if os.environ.get("WORKBENCH_DECODERS") is None \
+    else max(1, int(os.environ["WORKBENCH_DECODERS"]))
 GROUP_COMMIT_S = 0.05  # a result waits at most this long for its commit (and only then counts as done)
 _BASE_PAUSE_S = 0.05
+_STORED = {"stored": True}  # in _Execution.answered: this answer is committed (look it up in the store)
 _MAX_PAUSE_S = 300.0
 
 
@@ -467,7 +473,7 @@ class _Execution:
         self.total = len(items) if total is None else total  # a retry sends a few items of a larger run
         self.messages: list[str] = []
         self.calls = 0
-        # call key -> answer sent to the writer but maybe not committed yet (the writer drops it after the commit)
+        # call key -> this batch's answer, while the writer may not have committed it; then _STORED
         self.answered: dict[str, dict] = {}
         self.show_progress, self.on_progress = show_progress, on_progress
 
@@ -502,7 +508,7 @@ class _Execution:
         """Runs in the writer thread once `rows` are durable: count them done, and let the store answer for them."""
         for row in rows:
             if not row["cached"] and row["status"] != "error":
-                self.answered.pop(row["call_key"], None)
+                self.answered[row["call_key"]] = _STORED  # a key, not the row: memory stays bounded
         self.progress.committed(rows)
 
     def _copy_known(self, pending: list[_Item]) -> list[_Item]:
@@ -543,7 +549,7 @@ class _Execution:
     async def _send(self, pending: list[_Item]) -> None:
         self.loop = asyncio.get_running_loop()
         self.inflight: dict[str, asyncio.Future] = {}
-        self.decoder = _single_thread()
+        self.decoder = _decoders()
         lanes: dict[str, _Lane] = {}
         lane_of: dict[str, _Lane] = {}  # model name -> its lane, worked out once per model, not per item
         for it in pending:
@@ -568,6 +574,8 @@ class _Execution:
 
     def emit(self, item: _Item, result: Result, attempts: int) -> dict:
         row = _row(self.run_id, item, result, attempts)
+        if row["status"] != "error" and item.call_key:  # before the writer can commit it: see _committed
+            self.answered[item.call_key] = row
         self.writer.put(row)
         return row
 
@@ -650,72 +658,103 @@ class _Lane:
     # --- producing: read each image once, serve cached and duplicate calls, queue the rest -----------------
 
     async def _produce(self, work: asyncio.Queue) -> None:
-        """Decode a few images ahead (one decoder thread), then serve or queue each image's items.
+        """Decode images ahead in chunks (in the decoder threads), then serve or queue each image's items.
 
         Reading ahead matters: the producer gets one turn per event-loop iteration, in which many calls may
-        finish; with decoded images waiting, it refills the queue for all of them in that one turn."""
+        finish; with decoded images waiting, it refills the queue for all of them in that one turn. Chunks
+        (1, 2, 4… up to a quarter of the lane's workers) keep the first call quick and, after that, hand work to
+        and from the decoder thread a few times per batch of calls rather than once per image: each hand-over
+        wakes the event loop and the decoder, and they share one GIL."""
         groups = _by_image(self.items)
         ahead: collections.deque = collections.deque()
-        depth = max(2, self.workers // 2)
+        size, largest = 1, max(1, self.workers // 4)
         while True:
-            while len(ahead) < depth and (group := next(groups, None)) is not None:
-                ahead.append(self._read_ahead(group))
+            while len(ahead) <= DECODERS and (chunk := list(itertools.islice(groups, size))):
+                ahead.append(self._read_ahead(chunk))
+                size = min(largest, size * 2)
             if not ahead:
                 return
-            path, live, edges, decoding = ahead.popleft()
-            if self.x.writer.error is not None:
-                raise WorkbenchError(f"the run store failed: {self.x.writer.error}")
-            if decoding is None:
+            for path, live, edges, outcome in await ahead.popleft():
+                if self.x.writer.error is not None:
+                    raise WorkbenchError(f"the run store failed: {self.x.writer.error}")
+                if isinstance(outcome, Exception):  # an unreadable image is that item's failure, not the batch's
+                    message = str(outcome) if isinstance(outcome, ImageError) \
+                        else f"{type(outcome).__name__}: {outcome}"
+                    for it in live:
+                        self.x.emit_failure(it, "image_error", message)
+                elif outcome is not None:
+                    await self._dispatch(path, live, edges, *outcome, work)
+
+    def _read_ahead(self, chunk: list[list[_Item]]) -> asyncio.Future:
+        """Items that will not be sent are stored as failures now; the rest go to the decoder, one job per chunk."""
+        entries = []
+        for group in chunk:
+            live = []
+            for it in group:
+                if it.spec.name in self.blocked:
+                    self.x.emit_failure(it, *self.blocked[it.spec.name])
+                elif self.stopped:
+                    self.x.emit_failure(it, AuthError.kind, self.stopped)
+                else:
+                    live.append(it)
+            entries.append((group[0].input.path, live, {it: _max_edge(self.x.params, it.spec) for it in live}))
+        return self.x.loop.run_in_executor(self.x.decoder, self._read_images, entries)
+
+    def _read_images(self, entries: list[tuple]) -> list[tuple]:
+        """In the decoder thread: decode, hash and encode each image, and look its calls up in the store (one
+        query per chunk), so the event loop, which drives every call of the lane, spends its time sending.
+        Returns (path, live items, edges, outcome): outcome is (images, stat, store hits), an Exception for an
+        unreadable image, or None when no item of the image is to be sent."""
+        out, keys = [], []
+        for path, live, edges in entries:
+            if not live:
+                out.append((path, live, edges, None))
                 continue
             try:
-                images, stat = await decoding
-            except Exception as e:  # noqa: BLE001 — an unreadable image is that item's failure, not the batch's
-                message = str(e) if isinstance(e, ImageError) else f"{type(e).__name__}: {e}"
-                for it in live:
-                    self.x.emit_failure(it, "image_error", message)
+                images, stat = _read_image(path, sorted(set(edges.values())), self.prepare)
+            except Exception as e:  # noqa: BLE001 — reported per item by _produce
+                out.append((path, live, edges, e))
                 continue
-            await self._dispatch(path, live, edges, images, stat, work)
+            sha256 = next(iter(images.values())).image.sha256
+            for it in live:
+                it.set_image_hash(sha256)
+                keys.append(it.call_key)
+            out.append((path, live, edges, (images, stat)))
+        hits = {} if self.x.options.force or not keys else self.x.store.cached(keys)
+        return [(path, live, edges, outcome if not isinstance(outcome, tuple) else (*outcome, hits))
+                for path, live, edges, outcome in out]
 
-    def _read_ahead(self, group: list[_Item]):
-        live = []
-        for it in group:
-            if it.spec.name in self.blocked:
-                self.x.emit_failure(it, *self.blocked[it.spec.name])
-            elif self.stopped:
-                self.x.emit_failure(it, AuthError.kind, self.stopped)
-            else:
-                live.append(it)
-        path = group[0].input.path
-        if not live:
-            return path, live, {}, None
-        edges = {it: _max_edge(self.x.params, it.spec) for it in live}
-        decoding = self.x.loop.run_in_executor(self.x.decoder, _read_image, path, sorted(set(edges.values())),
-                                               self.prepare)
-        return path, live, edges, decoding
-
-    async def _dispatch(self, path: str, live: list[_Item], edges: dict, images: dict, stat, work) -> None:
-        sha256 = next(iter(images.values())).image.sha256
+    async def _dispatch(self, path: str, live: list[_Item], edges: dict, images: dict, stat, hits: dict,
+                        work) -> None:
+        """`hits`: the store's answers for `live`, looked up by the decoder; this batch's own answers, given
+        since, are in `inflight` (on their way) and `answered` (received; once committed, only marked)."""
+        x = self.x
         if stat:
-            self.x.writer.put_image((path, *stat, sha256))
-        to_send = []
+            x.writer.put_image((path, *stat, live[0].image_hash))
         for it in live:
-            it.set_image_hash(sha256)
+            key = it.call_key
             if self.stopped:
-                self.x.emit_failure(it, AuthError.kind, self.stopped)
-            elif it.call_key in self.x.inflight:  # identical pixels under another name, already on its way
+                x.emit_failure(it, AuthError.kind, self.stopped)
+            elif key in x.inflight:  # identical pixels under another name, already on its way
                 self._follow_later(it, images[edges[it]], work)
-            elif not self.x.options.force and it.call_key in self.x.answered:  # answered, not yet committed
-                self.x.emit_copy(it, self.x.answered[it.call_key])
+            elif x.options.force:
+                await self._queue(it, images[edges[it]], work)
+            elif key in hits:
+                x.emit_stored_copy(it, hits[key])
+            elif (row := x.answered.get(key)) is None:
+                await self._queue(it, images[edges[it]], work)
+            elif row is _STORED:  # committed after the decoder looked: rare (duplicate pixels), asked again
+                stored = x.store.cached([key])
+                if key in stored:
+                    x.emit_stored_copy(it, stored[key])
+                else:
+                    await self._queue(it, images[edges[it]], work)
             else:
-                to_send.append(it)
-        # Checked after `answered`: the writer drops a row from `answered` only once it is committed.
-        hits = {} if self.x.options.force else self.x.store.cached(it.call_key for it in to_send)
-        for it in to_send:
-            if it.call_key in hits:
-                self.x.emit_stored_copy(it, hits[it.call_key])
-            else:
-                self.x.inflight[it.call_key] = self.x.loop.create_future()
-                await work.put((it, images[edges[it]]))
+                x.emit_copy(it, row)
+
+    async def _queue(self, item: _Item, picture: _Picture, work: asyncio.Queue) -> None:
+        self.x.inflight[item.call_key] = self.x.loop.create_future()
+        await work.put((item, picture))
 
     def _follow_later(self, item: _Item, image: _Picture, work: asyncio.Queue) -> None:
         leader = self.x.inflight[item.call_key]
@@ -728,12 +767,9 @@ class _Lane:
         elif item.call_key in self.x.inflight:  # the leader failed and another copy went out meanwhile
             self._follow_later(item, image, work)
         else:  # the leader failed (errors are never shared): this one is sent on its own
-            self.x.inflight[item.call_key] = self.x.loop.create_future()
-            await work.put((item, image))
+            await self._queue(item, image, work)
 
     def _settle(self, item: _Item, row: dict) -> None:
-        if row["status"] != "error":
-            self.x.answered[item.call_key] = row
         future = self.x.inflight.pop(item.call_key, None)
         if future is not None and not future.done():
             future.set_result(row if row["status"] != "error" else None)
@@ -1016,6 +1052,7 @@ class _Writer:
         self.store, self.committed = store, committed
         self.error: Exception | None = None
         self._queue: queue.Queue = queue.Queue()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="workbench-store-writer", daemon=True)
         self._thread.start()
 
@@ -1029,6 +1066,7 @@ class _Writer:
         self._queue.put(("copy", (params, counted)))
 
     def close(self) -> None:
+        self._closing.set()  # the last rows are committed now, not after the group-commit pause
         self._queue.put(None)
         self._thread.join()
 
@@ -1038,11 +1076,13 @@ class _Writer:
             done = False
             while not done:
                 batch = [self._queue.get()]
-                # Group commit: one fsync per GROUP_COMMIT_S instead of one per result.
-                deadline = time.monotonic() + GROUP_COMMIT_S
-                while batch[-1] is not None and len(batch) < 2000:
+                # Group commit: one fsync per GROUP_COMMIT_S instead of one per result. The thread sleeps, then
+                # takes what came meanwhile: waking it for every result would take the GIL from the event loop.
+                if batch[0] is not None:
+                    self._closing.wait(GROUP_COMMIT_S)
+                while batch[-1] is not None and len(batch) < 5000:
                     try:
-                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                        batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
                 done = batch[-1] is None
@@ -1175,10 +1215,10 @@ def _decoded(row: dict) -> dict:
     return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v) for k, v in row.items()}
 
 
-def _single_thread():
+def _decoders():
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-decode")
+    return ThreadPoolExecutor(max_workers=DECODERS, thread_name_prefix="workbench-decode")
 
 
 def _run_coroutine(coroutine) -> None:

@@ -39,6 +39,7 @@ class ConnectionPool:
             # No total timeout here: the caller's deadline (asyncio.timeout) covers the whole call.
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                                   timeout=aiohttp.ClientTimeout(total=None),
+                                                  cookie_jar=aiohttp.DummyCookieJar(),  # an API sets none
                                                   skip_auto_headers=("Accept-Encoding",))
         try:
             async with self._session.post(self.base_url + path, data=body, headers=headers) as answer:
