@@ -144,6 +144,25 @@ def test_consecutive_auth_failures_stop_the_lane_with_one_message(tmp_path, faul
     assert all("sk-" not in (r["error"] or "") for r in stored)
 
 
+def test_score_mode_batches_retry_429s_in_the_lane_and_stop_on_auth_failures(tmp_path, fault_server):
+    # Score-mode calls come back as finished Results, failures included; the lane still sees the typed error.
+    make_images(tmp_path / "imgs", 12)
+    fault_server.script["flaky"] = ["429", "429", "429", "ok"]  # more 429s in a row than the SDK retries
+    flaky = fault_spec(fault_server, "flaky", max_retries=2)
+    run = run_batch(tmp_path / "imgs", "pothole_severity", [flaky], db=tmp_path / "a.db", mode="score", workers=1,
+                    progress=False)
+    assert (run.answered, run.failed) == (12, 0)
+    assert fault_server.calls_for("flaky") == 15
+    assert sorted(r["attempts"] for r in rows(tmp_path / "a.db", run.run_id)) == [1] * 11 + [2]
+
+    rejected = fault_spec(fault_server, "401")
+    run = run_batch(tmp_path / "imgs", "pothole_severity", [rejected], db=tmp_path / "b.db", mode="score",
+                    workers=4, max_auth_failures=3, progress=False)
+    assert fault_server.calls_for("401") == 3
+    assert (run.answered, run.failed) == (0, 12)
+    assert len(run.messages) == 1 and "3 consecutive authentication failures" in run.messages[0]
+
+
 def test_retry_failed_resends_only_the_failures(tmp_path, fault_server):
     make_images(tmp_path / "imgs", 20)
     fault_server.script["sometimes"] = ["400"] * 5 + ["ok"]

@@ -815,6 +815,10 @@ class _Lane:
                 error = e
             finally:
                 self.limiter.release()
+            if error is None and isinstance(reply, Result) and reply.status == "error":
+                error = getattr(reply, "failure", None)  # score mode returns failed calls as Results too
+                if error is None:  # nothing to retry (the model is not runnable here, say)
+                    return reply, attempts
             if error is None:
                 self.auth_failures = 0
                 self.limiter.succeeded()
@@ -844,6 +848,8 @@ class _Lane:
     async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage, request: ChatRequest):
         x = self.x
         if x.params["mode"] != "generate":
+            # item.spec, not send_spec: this runs in a thread, with the SDK (and its own retries), not the
+            # batch's connection pool; what still fails comes back as a Result whose `failure` _call sorts out
             return await asyncio.to_thread(MODES[x.params["mode"]], image, x.task, item.spec, item.text,
                                            x.options.keys, request, variables=item.input.variables)
         if hasattr(self.backend, "achat"):

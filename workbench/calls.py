@@ -64,6 +64,8 @@ def failed_result(result: Result, error: Exception, secret: str | None, elapsed:
     result.status = "error"
     result.raw_text = redact(getattr(error, "partial_text", "") or "", [secret]) or ""
     result.latency_s = elapsed
+    if isinstance(error, BackendError):
+        result.failure = error  # see Result
     return result
 
 

@@ -10,6 +10,9 @@ STATUSES = ("ok", "repaired", "invalid_output", "inconsistent", "refused", "empt
 
 @dataclass
 class Result:
+    """A failed call made in this process also carries `failure`, the typed BackendError behind it, so that a
+    caller that retries (a batch) can tell a 429 from a 401; it is not a field, and never stored or exported."""
+
     model: str  # display name from the models file
     model_id: str
     backend: str

@@ -177,6 +177,7 @@ async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[st
 
 @dataclass
 class _Session:
+    loop: asyncio.AbstractEventLoop  # clients and connections belong to the loop that opened them
     sdk: dict = field(default_factory=dict)  # (base_url, key, retries, timeout) -> openai.AsyncOpenAI
     pools: dict = field(default_factory=dict)  # base_url -> lean_http.ConnectionPool, or None: not eligible
 
@@ -186,7 +187,7 @@ _SHARED_CLIENTS: contextvars.ContextVar[_Session | None] = contextvars.ContextVa
 
 @contextlib.asynccontextmanager
 async def _shared_clients():
-    session = _Session()
+    session = _Session(asyncio.get_running_loop())
     token = _SHARED_CLIENTS.set(session)
     try:
         yield
@@ -199,11 +200,18 @@ async def _shared_clients():
                 await pool.aclose()
 
 
+def _session() -> _Session | None:
+    """The batch's shared clients, unless this code runs in another event loop (a thread the batch started for a
+    sync call sees the same context variables, but must not touch connections of the batch's loop)."""
+    session = _SHARED_CLIENTS.get()
+    return session if session is not None and session.loop is asyncio.get_running_loop() else None
+
+
 @contextlib.asynccontextmanager
 async def _client(call: "_Call"):
     import openai
 
-    spec, session = call.spec, _SHARED_CLIENTS.get()
+    spec, session = call.spec, _session()
     options = dict(base_url=call.base_url, api_key=call.key or "not-needed", max_retries=spec.max_retries,
                    timeout=spec.timeout)
     if session is None:
@@ -219,7 +227,7 @@ async def _client(call: "_Call"):
 def _lean_pool(call: "_Call", request: ChatRequest):
     """The session's lean_http pool for this server, when the lean path does exactly what the SDK would: a
     non-streaming call, no SDK retries to honour (the batch lane retries), plain http and no proxy."""
-    session = _SHARED_CLIENTS.get()
+    session = _session()
     if session is None or request.on_text is not None or call.spec.max_retries:
         return None
     if call.base_url not in session.pools:
