@@ -224,15 +224,20 @@ def test_folder_with_a_labels_csv_stores_the_expected_labels(tmp_path, fault_ser
         "beach_sunset.jpg", "road_pothole_minor.jpg", "road_pothole_moderate.jpg", "road_pothole_severe.jpg"]
 
 
-def test_bad_settings_raise_before_anything_is_stored(tmp_path, fault_server):
+def test_bad_settings_raise_before_anything_is_stored(tmp_path, fault_server, monkeypatch):
     make_images(tmp_path / "imgs", 2)
     spec = fault_spec(fault_server, "ok")
     with pytest.raises(ConfigError, match=r"\{tag\}"):
         run_batch(tmp_path / "imgs", "tag_rating", [spec], db=tmp_path / "wb.db", progress=False)
     with pytest.raises(ConfigError, match="does not exist"):
         run_batch(tmp_path / "nowhere", "ask", [spec], db=tmp_path / "wb.db", progress=False)
+    monkeypatch.setenv("WORKBENCH_DECODERS", "lots")
+    with pytest.raises(ConfigError, match="WORKBENCH_DECODERS must be a whole number"):
+        run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "wb.db", progress=False)
     assert RunStore(tmp_path / "wb.db").runs().empty
     assert fault_server.calls_for("ok") == 0
+    monkeypatch.setenv("WORKBENCH_DECODERS", "3")  # more decoders than the default: same results
+    assert run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "ok.db", progress=False).answered == 2
 
 
 def test_progress_callback_reports_committed_items(tmp_path, fault_server):

@@ -13,7 +13,8 @@ Each backend server is a *lane* with its own bounded concurrency: HTTP backends 
 event loop; local backends run in one worker thread, batched through `chat_batch` where the backend has it.
 A 429 pauses the whole lane (honouring retry-after) and halves its concurrency; after `max_auth_failures`
 consecutive 401/403s the lane stops and its remaining items are stored as failures without being sent.
-Images are read by a single decoder thread just ahead of the workers and released once their calls finish.
+Images are read by a few decoder threads (`decoder_threads`) just ahead of the workers, and released once their calls
+finish.
 """
 from __future__ import annotations
 
@@ -54,10 +55,6 @@ DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries of 429 / 5xx / dropped connect
 DEFAULT_MAX_AUTH_FAILURES = 3
 # Availability states that mean no call can succeed: the model's items are stored as failures, none is sent.
 BLOCKING = ("key_missing", "unsupported", "not_installed", "unavailable", "unreachable")
-# Threads that decode and encode images for a batch: Pillow lets go of the GIL while it decodes, resizes and encodes,
-# so photos are read on several cores; the event loop keeps the GIL for the calls.
-DECODERS = max(1, min(4, (os.cpu_count() or 2) - 1)) if os.environ.get("WORKBENCH_DECODERS") is None \
-    else max(1, int(os.environ["WORKBENCH_DECODERS"]))
 GROUP_COMMIT_S = 0.05  # a result waits at most this long for its commit (and only then counts as done)
 _BASE_PAUSE_S = 0.05
 _STORED = {"stored": True}  # in _Execution.answered: this answer is committed (look it up in the store)
@@ -283,6 +280,18 @@ class BatchRun:
 # --- entry points ---------------------------------------------------------------------------------------------
 
 
+def decoder_threads() -> int:
+    """Threads that decode and encode a batch's images: min(4, cores - 1), or $WORKBENCH_DECODERS. Pillow lets go
+    of the GIL while it decodes, resizes and encodes, so photos are read on several cores."""
+    given = os.environ.get("WORKBENCH_DECODERS", "").strip()
+    if not given:
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
+    if not given.isdigit() or int(given) < 1:
+        raise ConfigError(f"WORKBENCH_DECODERS must be a whole number of threads, at least 1 (got {given!r}) — "
+                          "set it to e.g. 2, or unset it for the default")
+    return int(given)
+
+
 def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables: dict | None = None, labels=None,
               db: str | os.PathLike | RunStore | None = None, keys: dict[str, str] | None = None,
               workers: int = DEFAULT_WORKERS, max_tokens: int = 512, temperature: float = 0.0,
@@ -310,6 +319,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
         raise ConfigError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
+    decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error: raise before the run exists
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error: raise before the run exists
@@ -348,6 +358,7 @@ def retry_failed(run_id: str, *, db: str | os.PathLike | RunStore | None = None,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
                  progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchRun:
     """Re-send only the items of `run_id` stored as failures (a stored answer elsewhere is still reused)."""
+    decoder_threads()
     store = db if isinstance(db, RunStore) else RunStore(db)
     run = store.run(run_id)
     task = get_task(run["task"])
@@ -549,7 +560,8 @@ class _Execution:
     async def _send(self, pending: list[_Item]) -> None:
         self.loop = asyncio.get_running_loop()
         self.inflight: dict[str, asyncio.Future] = {}
-        self.decoder = _decoders()
+        self.decoders = decoder_threads()
+        self.decoder = _decoders(self.decoders)
         lanes: dict[str, _Lane] = {}
         lane_of: dict[str, _Lane] = {}  # model name -> its lane, worked out once per model, not per item
         for it in pending:
@@ -663,13 +675,13 @@ class _Lane:
         Reading ahead matters: the producer gets one turn per event-loop iteration, in which many calls may
         finish; with decoded images waiting, it refills the queue for all of them in that one turn. Chunks
         (1, 2, 4… up to a quarter of the lane's workers) keep the first call quick and, after that, hand work to
-        and from the decoder thread a few times per batch of calls rather than once per image: each hand-over
+        and from the decoders a few times per batch of calls rather than once per image: each hand-over
         wakes the event loop and the decoder, and they share one GIL."""
         groups = _by_image(self.items)
         ahead: collections.deque = collections.deque()
         size, largest = 1, max(1, self.workers // 4)
         while True:
-            while len(ahead) <= DECODERS and (chunk := list(itertools.islice(groups, size))):
+            while len(ahead) <= self.x.decoders and (chunk := list(itertools.islice(groups, size))):
                 ahead.append(self._read_ahead(chunk))
                 size = min(largest, size * 2)
             if not ahead:
@@ -701,7 +713,7 @@ class _Lane:
         return self.x.loop.run_in_executor(self.x.decoder, self._read_images, entries)
 
     def _read_images(self, entries: list[tuple]) -> list[tuple]:
-        """In the decoder thread: decode, hash and encode each image, and look its calls up in the store (one
+        """In a decoder thread: decode, hash and encode each image, and look its calls up in the store (one
         query per chunk), so the event loop, which drives every call of the lane, spends its time sending.
         Returns (path, live items, edges, outcome): outcome is (images, stat, store hits), an Exception for an
         unreadable image, or None when no item of the image is to be sent."""
@@ -937,7 +949,7 @@ def _max_edge(params: dict, spec: ModelSpec) -> int:
 def _read_image(path: str, edges: list[int], prepare: Callable | None
                 ) -> tuple[dict[int, _Picture], tuple[int, int] | None]:
     """Decode once, keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most), and
-    encode them here, in the decoder thread, where the backend offers `prepare_image`: the event loop that
+    encode them here, in a decoder thread, where the backend offers `prepare_image`: the event loop that
     drives the calls then only posts bytes."""
     stat = _stat(path)
     image = load_image(path)
@@ -1221,10 +1233,10 @@ def _decoded(row: dict) -> dict:
     return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v) for k, v in row.items()}
 
 
-def _decoders():
+def _decoders(threads: int):
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=DECODERS, thread_name_prefix="workbench-decode")
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="workbench-decode")
 
 
 def _run_coroutine(coroutine) -> None:

@@ -326,8 +326,9 @@ class RunStore:
 
     def copy_answers(self, items: list[dict]) -> list[tuple[str, str, float | None]]:
         """Serve items from the store, in one transaction: every item (a dict of COPY_COLUMNS, as for `copy_of`,
-        or a tuple of their values in `COPY_ORDER`) whose call key has a stored answer gets that answer copied under it, marked cached. Returns (call_key,
-        status, cost) of each row written; items without a stored answer are left for the caller to send."""
+        or a tuple of their values in `COPY_ORDER`) whose call key has a stored answer gets that answer copied
+        under it, marked cached. Returns (call_key, status, cost) of each row written; items without a stored
+        answer are left for the caller to send."""
         key_at = _COPY_ORDER.index("call_key")
         params = [i if isinstance(i, tuple) else tuple(
             _dumps(i.get(c)) if c == "variables" and not isinstance(i.get(c), str) else i.get(c) for c in _COPY_ORDER)

@@ -72,7 +72,7 @@ class OpenAICompatible:
 
     def prepare_image(self, image, max_edge: int):
         """What `achat` would send for `image` at this long edge (JPEG bytes for a data URL). Thread-safe and
-        CPU-bound: a batch calls it in its decoder thread and puts the result in `request.images` (at that same
+        CPU-bound: a batch calls it in its decoder threads and puts the result in `request.images` (at that same
         long edge), so the event loop that drives the calls only posts bytes."""
         from ..images import encode_image
 
