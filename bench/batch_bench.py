@@ -3,6 +3,7 @@
     python bench/batch_bench.py throughput   # 2,000 images, 64 concurrent, 50 ms: images/s as a share of ideal
     python bench/batch_bench.py memory       # peak RSS of the client over a 10,000-image batch
     python bench/batch_bench.py rerun        # a finished 2,000-image batch run again: wall time share, calls
+    python bench/batch_bench.py photos       # 24 phone-size (12 MP) JPEGs: photos/s, where decoding is the limit
     python bench/batch_bench.py all
 
 Goals (issue 4): throughput ≥ 90 % of concurrency / latency; peak RSS ≤ 400 MB; re-run ≤ 2 % of the first run's
@@ -279,12 +280,45 @@ def _run_again(folder: Path, url: str, db: Path, workers: int):
     return run_batch(folder, "ask", [spec], db=db, workers=workers, progress=False, max_tokens=16)
 
 
+def photos(args) -> dict:
+    """Big photos make decoding, not HTTP, the limit: 24 distinct 4000x3000 JPEGs, 16 concurrent, 50 ms."""
+    import numpy as np
+    from PIL import Image
+
+    from workbench.batch import decoder_threads
+
+    folder = Path(args.workdir) / "photos12mp"
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(list(folder.glob("*.jpg"))) != 24:
+        y, x = np.indices((3000, 4000))
+        base = np.stack([(x + y) % 256, (x * 3) % 256, (y * 5) % 256], -1).astype(np.uint8)
+        for i in range(24):
+            base[0, :8] = i
+            Image.fromarray(base).save(folder / f"photo{i:02d}.jpg", quality=90)
+    server = LoopbackServer(0.05, args.server)
+    rates = []
+    try:
+        run_once(make_images(Path(args.workdir) / "imgs64", 64), server.url, Path(args.workdir) / "warmup.db", 64)
+        for _ in range(args.repeat):
+            run, wall = run_once(folder, server.url, Path(args.workdir) / "photos.db", 16)
+            rates.append(run.total / wall)
+    finally:
+        server.close()
+    rate = statistics.median(rates)
+    figures = {"photos": run.total, "answered": run.answered, "photos_per_s": round(rate, 2),
+               "decoder_threads": decoder_threads(), "runs": args.repeat}
+    print(f"photos: {run.total} JPEGs of 12 MP, 16 concurrent, 50 ms latency, {decoder_threads()} decoder "
+          f"thread(s), median of {args.repeat}: {rate:.1f} photos/s (each is decoded, hashed, resized to 1536 px "
+          f"and encoded before it is sent)")
+    return figures
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_client":
         _client(*sys.argv[2:5])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=("throughput", "memory", "rerun", "all"))
+    parser.add_argument("which", choices=("throughput", "memory", "rerun", "photos", "all"))
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "workbench-batch-bench"))
     parser.add_argument("--size", type=int, default=256, help="edge of the memory benchmark's images")
     parser.add_argument("--server", choices=("lean", "fault"), default="lean",
@@ -293,7 +327,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     results = {}
-    for name, bench in (("throughput", throughput), ("rerun", rerun), ("memory", memory)):
+    for name, bench in (("throughput", throughput), ("rerun", rerun), ("memory", memory), ("photos", photos)):
         if args.which in (name, "all"):
             results[name] = bench(args)
     if args.json:

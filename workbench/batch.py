@@ -281,11 +281,11 @@ class BatchRun:
 
 
 def decoder_threads() -> int:
-    """Threads that decode and encode a batch's images: min(4, cores - 1), or $WORKBENCH_DECODERS. Pillow lets go
+    """Threads that decode and encode a batch's images: min(4, cores), or $WORKBENCH_DECODERS. Pillow lets go
     of the GIL while it decodes, resizes and encodes, so photos are read on several cores."""
     given = os.environ.get("WORKBENCH_DECODERS", "").strip()
     if not given:
-        return max(1, min(4, (os.cpu_count() or 2) - 1))
+        return max(1, min(4, os.cpu_count() or 2))
     if not given.isdigit() or int(given) < 1:
         raise ConfigError(f"WORKBENCH_DECODERS must be a whole number of threads, at least 1 (got {given!r}) — "
                           "set it to e.g. 2, or unset it for the default")
