@@ -3,7 +3,7 @@
     python bench/batch_bench.py throughput   # 2,000 images, 64 concurrent, 50 ms: images/s as a share of ideal
     python bench/batch_bench.py memory       # peak RSS of the client over a 10,000-image batch
     python bench/batch_bench.py rerun        # a finished 2,000-image batch run again: wall time share, calls
-    python bench/batch_bench.py photos       # 24 phone-size (12 MP) JPEGs: photos/s, where decoding is the limit
+    python bench/batch_bench.py photos       # 48 phone-size (12 MP) JPEGs: photos/s and peak RSS
     python bench/batch_bench.py all
 
 Goals (issue 4): throughput ≥ 90 % of concurrency / latency; peak RSS ≤ 400 MB; re-run ≤ 2 % of the first run's
@@ -281,7 +281,8 @@ def _run_again(folder: Path, url: str, db: Path, workers: int):
 
 
 def photos(args) -> dict:
-    """Big photos make decoding, not HTTP, the limit: 24 distinct 4000x3000 JPEGs, 16 concurrent, 50 ms."""
+    """Big photos make decoding, not HTTP, the limit, and test what a waiting photo costs in memory: 48 distinct
+    4000x3000 JPEGs, 64 concurrent (all of them in flight at once), 50 ms, each batch in a fresh process."""
     import numpy as np
     from PIL import Image
 
@@ -289,27 +290,30 @@ def photos(args) -> dict:
 
     folder = Path(args.workdir) / "photos12mp"
     folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.jpg"))) != 24:
+    if len(list(folder.glob("*.jpg"))) != 48:
         y, x = np.indices((3000, 4000))
         base = np.stack([(x + y) % 256, (x * 3) % 256, (y * 5) % 256], -1).astype(np.uint8)
-        for i in range(24):
+        for i in range(48):
             base[0, :8] = i
             Image.fromarray(base).save(folder / f"photo{i:02d}.jpg", quality=90)
     server = LoopbackServer(0.05, args.server)
-    rates = []
+    runs = []
     try:
-        run_once(make_images(Path(args.workdir) / "imgs64", 64), server.url, Path(args.workdir) / "warmup.db", 64)
         for _ in range(args.repeat):
-            run, wall = run_once(folder, server.url, Path(args.workdir) / "photos.db", 16)
-            rates.append(run.total / wall)
+            child = subprocess.run([sys.executable, __file__, "_client", str(folder), server.url,
+                                    str(Path(args.workdir) / "photos.db")], capture_output=True, text=True, check=True)
+            runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
     finally:
         server.close()
-    rate = statistics.median(rates)
-    figures = {"photos": run.total, "answered": run.answered, "photos_per_s": round(rate, 2),
+    rate = statistics.median(r["images"] / r["wall_s"] for r in runs)
+    peak = max(r["peak_rss_mb"] for r in runs)
+    figures = {"photos": runs[-1]["images"], "answered": runs[-1]["answered"], "photos_per_s": round(rate, 2),
+               "peak_rss_mb": peak, "peak_rss_mb_each": [r["peak_rss_mb"] for r in runs],
                "decoder_threads": decoder_threads(), "runs": args.repeat}
-    print(f"photos: {run.total} JPEGs of 12 MP, 16 concurrent, 50 ms latency, {decoder_threads()} decoder "
-          f"thread(s), median of {args.repeat}: {rate:.1f} photos/s (each is decoded, hashed, resized to 1536 px "
-          f"and encoded before it is sent)")
+    print(f"photos: {figures['photos']} JPEGs of 12 MP, 64 concurrent, 50 ms latency, {decoder_threads()} decoder "
+          f"thread(s), median of {args.repeat}: {rate:.1f} photos/s (each is decoded, hashed, resized to 1536 px and "
+          f"encoded before it is sent); peak RSS {peak:.0f} MB (runs: "
+          f"{', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB)")
     return figures
 
 

@@ -378,6 +378,15 @@ def test_hash_depends_on_pixels_not_name_or_container(tmp_path):
     assert load_image(Image.new("RGB", (32, 24))).sha256 != a.sha256
 
 
+def test_hash_is_sha256_of_size_header_and_rgb_bytes_for_images_of_several_strips():
+    # Stores keep these hashes: the strip-by-strip hashing must give exactly the documented digest.
+    import hashlib
+
+    pixels = Image.fromarray(np.random.default_rng(3).integers(0, 256, (1500, 2048, 3), dtype=np.uint8))
+    expected = hashlib.sha256(b"2048x1500:RGB:" + pixels.tobytes()).hexdigest()
+    assert load_image(pixels).sha256 == expected
+
+
 # --- encoding -----------------------------------------------------------------------------------
 
 

@@ -727,7 +727,7 @@ class _Lane:
             except Exception as e:  # noqa: BLE001 — reported per item by _produce
                 out.append((path, live, edges, e))
                 continue
-            sha256 = next(iter(images.values())).image.sha256
+            sha256 = next(iter(images.values())).sha256
             for it in live:
                 it.set_image_hash(sha256)
                 keys.append(it.call_key)
@@ -799,14 +799,14 @@ class _Lane:
             self._settle(item, self.x.emit(item, result, attempts))
 
     async def _call(self, item: _Item, picture: _Picture) -> tuple[Result, int]:
-        spec, x, image = item.spec, self.x, picture.image
+        spec, x = item.spec, self.x
         send_spec, secret, json_schema = self._model(spec)
         request = ChatRequest(prompt=item.text, images=[picture.for_request], max_tokens=x.params["max_tokens"],
                               temperature=x.params["temperature"], max_edge=x.params["max_edge"],
                               detail=x.params["detail"] or spec.detail, json_schema=json_schema)
         # calls.new_result, without hashing the prompt again: the item carries its hash
         result = Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=x.task.name, status="error",
-                        image=image.source, image_hash=image.sha256, prompt_hash=item.prompt_hash,
+                        image=picture.source, image_hash=picture.sha256, prompt_hash=item.prompt_hash,
                         mode=x.params["mode"])
         attempts = 0
         while True:
@@ -822,7 +822,7 @@ class _Lane:
             started = time.perf_counter()
             error: Exception | None = None
             try:
-                reply = await self._send_once(send_spec, item, image, request)
+                reply = await self._send_once(send_spec, item, picture.image, request)
             except Exception as e:  # noqa: BLE001 — sorted out below: one broken call must not sink the batch
                 error = e
             finally:
@@ -857,7 +857,7 @@ class _Lane:
             self.models[spec.name] = (send_spec, resolve_key(spec.resolved_key_env, self.x.options.keys), schema)
         return self.models[spec.name]
 
-    async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage, request: ChatRequest):
+    async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage | None, request: ChatRequest):
         x = self.x
         if x.params["mode"] != "generate":
             # item.spec, not send_spec: this runs in a thread, with the SDK (and its own retries), not the
@@ -948,15 +948,19 @@ def _max_edge(params: dict, spec: ModelSpec) -> int:
 
 def _read_image(path: str, edges: list[int], prepare: Callable | None
                 ) -> tuple[dict[int, _Picture], tuple[int, int] | None]:
-    """Decode once, keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most), and
-    encode them here, in a decoder thread, where the backend offers `prepare_image`: the event loop that
-    drives the calls then only posts bytes."""
+    """Decode once and keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most).
+    Where the backend offers `prepare_image`, encode them here, in a decoder thread, and keep only the encoded
+    bytes: the event loop that drives the calls then only posts bytes, and a photo waiting for its call holds a
+    few hundred KB rather than its pixels."""
     stat = _stat(path)
     image = load_image(path)
     pictures = {}
     for edge in edges:
         small = dataclasses.replace(image, pil=resized(image, edge))
-        pictures[edge] = _Picture(small, prepare(small, edge) if prepare is not None else None)
+        if prepare is None:
+            pictures[edge] = _Picture(image.source, image.sha256, small)
+        else:
+            pictures[edge] = _Picture(image.source, image.sha256, None, prepare(small, edge))
     return pictures, stat
 
 
@@ -974,9 +978,11 @@ def _backoff(attempt: int) -> float:
 
 @dataclass(frozen=True)
 class _Picture:
-    """An image as a lane sends it: decoded and resized, and already encoded where the backend takes that."""
+    """An image as a lane sends it: decoded and resized, or only encoded where the backend takes that."""
 
-    image: LoadedImage
+    source: str
+    sha256: str
+    image: LoadedImage | None  # the resized pixels; None once encoded
     encoded: object | None = None  # images.EncodedImage from the backend's `prepare_image`, made off the loop
 
     @property

@@ -30,6 +30,7 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF
 )
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_EDGE = 1536
+_HASH_STRIP_BYTES = 4 << 20
 # File names worth trying when a folder or zip is scanned (the content still decides what opens).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
 
@@ -352,7 +353,11 @@ def _finish(
 ) -> LoadedImage:
     rgb.info.clear()  # drop EXIF/GPS, ICC, tRNS...: metadata never travels to a model
     digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:RGB:".encode())
-    digest.update(rgb.tobytes())
+    # The same digest as over rgb.tobytes(), a strip of rows at a time: a 12 MP photo never has its 36 MB of
+    # pixels copied whole (and the hash is about twice as quick).
+    rows = max(1, _HASH_STRIP_BYTES // (3 * rgb.width))
+    for top in range(0, rgb.height, rows):
+        digest.update(rgb.crop((0, top, rgb.width, min(rgb.height, top + rows))).tobytes())
     return LoadedImage(rgb, digest.hexdigest(), source, fmt, frames, original_size)
 
 
