@@ -65,7 +65,7 @@ def failed_result(result: Result, error: Exception, secret: str | None, elapsed:
     result.raw_text = redact(getattr(error, "partial_text", "") or "", [secret]) or ""
     result.latency_s = elapsed
     if isinstance(error, BackendError):
-        result.failure = error  # see Result
+        result.failure = error.with_traceback(None)  # see Result; no traceback: it would keep frames alive
     return result
 
 

@@ -201,7 +201,7 @@ def _score(backend, image, task, spec, text, keys, request, questions):
         return result, e
     except BackendError as e:
         result.error_type, result.error = e.kind, redact(str(e), [secret])
-        result.failure = e  # see Result
+        result.failure = e.with_traceback(None)  # see Result
     except Exception as e:  # noqa: BLE001 — one broken model must not sink the comparison
         result.error_type, result.error = "internal", redact(f"{type(e).__name__}: {e}", [secret])
     result.latency_s = time.perf_counter() - start
