@@ -45,7 +45,7 @@ def linear_types(model, under: str) -> set[str]:
 @pytest.mark.parametrize("kind, quantized", [("4bit", "Linear4bit"), ("8bit", "Linear8bitLt")])
 def test_quantized_language_model_on_cpu_generates(tiny_llava_dir, sample_image, kind, quantized):
     bnb = pytest.importorskip("bitsandbytes")
-    spec = local(tiny_llava_dir, quantization=kind)
+    spec = local(tiny_llava_dir, quantization=kind, device="cpu")  # on CUDA: tests/test_cuda.py
     model = load_model(spec).model
     assert linear_types(model, "model.language_model") == {quantized}
     assert all(isinstance(m, getattr(bnb.nn, quantized)) for n, m in model.named_modules()
@@ -89,7 +89,7 @@ def test_missing_bitsandbytes_explains_the_install(monkeypatch, tmp_path, sample
 
 
 def test_local_call_metrics_reach_the_result(tiny_llava_dir, sample_image):
-    result = workbench.run_model(sample_image, "ask", local(tiny_llava_dir), max_tokens=10)
+    result = workbench.run_model(sample_image, "ask", local(tiny_llava_dir, device="cpu"), max_tokens=10)
     m = result.metrics
     assert m["generated_tokens"] == result.output_tokens == 10
     assert m["tokens_per_s"] > 0 and m["peak_rss_mb"] > 50 and m["device"] == "cpu"

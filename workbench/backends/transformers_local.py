@@ -47,11 +47,13 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def pick_dtype(device: str, requested: str = "auto"):
+def pick_dtype(device: str, requested: str = "auto", quantization: str | None = None):
     import torch
 
     if requested != "auto":
         return getattr(torch, requested)
+    if device == "cuda" and quantization == "8bit":
+        return torch.float16  # LLM.int8 computes in fp16: bf16 activations are cast, with a warning, every call
     if device == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float16 if device == "mps" else torch.float32
@@ -114,7 +116,7 @@ def _load(spec: "ModelSpec") -> LoadedModel:
     start = time.perf_counter()
     device = pick_device(spec.device)
     quant = quantization_config(spec.quantization, device)
-    kwargs: dict = {"dtype": pick_dtype(device, spec.dtype)}
+    kwargs: dict = {"dtype": pick_dtype(device, spec.dtype, spec.quantization)}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map=device)
     try:
