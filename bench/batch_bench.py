@@ -2,7 +2,7 @@
 
     python bench/batch_bench.py throughput   # 2,000 images, 64 concurrent, 50 ms: images/s as a share of ideal
     python bench/batch_bench.py memory       # peak RSS of the client over a 10,000-image batch
-    python bench/batch_bench.py rerun        # a finished 2,000-image batch run again: wall time share, calls
+    python bench/batch_bench.py rerun        # a finished 2,000-image batch run again (and as a new run): time, calls
     python bench/batch_bench.py photos       # 48 phone-size (12 MP) JPEGs: photos/s and peak RSS
     python bench/batch_bench.py all
 
@@ -214,36 +214,51 @@ def memory(args) -> dict:
         db = work / "memory.db"
         for p in work.glob("memory.db*"):
             p.unlink()
-        child = subprocess.run([sys.executable, __file__, "_client", str(folder), server.url, str(db)],
-                               capture_output=True, text=True, check=True)
+        figures = _client_process(folder, server.url, db)
     finally:
         server.close()
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"memory: {figures['images']} images ({args.size}x{args.size} PNG), 64 concurrent: peak RSS "
           f"{figures['peak_rss_mb']:.0f} MB (after imports {figures['rss_after_imports_mb']:.0f} MB; goal ≤ 400 MB), "
           f"{figures['wall_s']:.1f} s")
     return figures
 
 
+def _client_process(folder: Path, url: str, db: Path) -> dict:
+    """`_client` in a fresh process: its figures, or its traceback if it failed."""
+    child = subprocess.run([sys.executable, __file__, "_client", str(folder), url, str(db)], capture_output=True,
+                           text=True)
+    if child.returncode != 0:
+        raise SystemExit(f"the client process failed (exit {child.returncode}):\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def _client(folder: str, url: str, db: str) -> None:
-    """Runs in a fresh process, so ru_maxrss is this batch's peak and nothing else's."""
+    """Runs in a fresh process, so its peak RSS is this batch's and nothing else's."""
     import openai  # noqa: F401 — the baseline counts the imports a batch needs
 
     from workbench import batch  # noqa: F401
 
     baseline = _rss_mb()
     run, wall = run_once(Path(folder), url, Path(db), 64)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _status_mb("VmHWM")
     print(json.dumps({"images": run.total, "answered": run.answered, "wall_s": round(wall, 2),
                       "rss_after_imports_mb": round(baseline, 1), "peak_rss_mb": round(peak, 1)}))
 
 
 def _rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def _status_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process. Not ru_maxrss: Linux carries a parent's peak over fork and
+    exec into it, so a child started by a parent that had just written 48 photos reported ~800 MB it never used."""
     with open("/proc/self/status") as fp:
-        return next(int(line.split()[1]) for line in fp if line.startswith("VmRSS")) / 1024
+        return next(int(line.split()[1]) for line in fp if line.startswith(field + ":")) / 1024
 
 
 def rerun(args) -> dict:
+    """The same finished batch run again, as a user re-runs it (the store returns that run, up to date), and as a
+    new run (`resume=False`, `--new-run`), whose 2,000 answers are copied from the store."""
     work = Path(args.workdir)
     folder = make_images(work / "imgs2000", 2000)
     server = LoopbackServer(0.05, args.server)
@@ -252,32 +267,37 @@ def rerun(args) -> dict:
         run_once(make_images(work / "imgs64", 64), server.url, work / "warmup.db", 64)
         for _ in range(args.repeat):
             first, first_wall = run_once(folder, server.url, work / "rerun.db", 64)
-            calls_before = server.calls()
-            started = time.perf_counter()
-            again = _run_again(folder, server.url, work / "rerun.db", 64)
-            measured.append((first_wall, time.perf_counter() - started, server.calls() - calls_before, again))
+            each = [first_wall]
+            for new_run in (False, True):
+                calls_before = server.calls()
+                started = time.perf_counter()
+                again = _run_again(folder, server.url, work / "rerun.db", 64, new_run)
+                each += [time.perf_counter() - started, server.calls() - calls_before, again]
+            measured.append(each)
     finally:
         server.close()
-    first_wall, again_wall, calls_again, again = sorted(measured, key=lambda m: m[1] / m[0])[len(measured) // 2]
-    share = again_wall / first_wall
-    figures = {"images": first.total, "runs": args.repeat, "first_wall_s": round(first_wall, 3),
-               "rerun_wall_s": round(again_wall, 4), "share": round(share, 4),
-               "share_each": [round(m[1] / m[0], 4) for m in measured],
-               "rerun_server_calls": calls_again, "rerun_cached": again.cached}
-    print(f"rerun ({args.server} server), median of {args.repeat}: first run {first_wall:.2f} s, re-run "
-          f"{again_wall * 1000:.0f} ms = {share:.1%} of it (goal ≤ 2 %; runs: "
-          f"{', '.join(f'{m[1] / m[0]:.1%}' for m in measured)}), {calls_again} server calls (goal 0), "
-          f"{again.cached}/{again.total} from the store")
+    figures = {"images": first.total, "runs": args.repeat}
+    for name, at, what in (("rerun", 1, "re-run"), ("new_run", 4, "new run from the store (resume=False)")):
+        median = sorted(measured, key=lambda m: m[at] / m[0])[len(measured) // 2]
+        first_wall, wall, calls, again = median[0], median[at], median[at + 1], median[at + 2]
+        figures[name] = {"first_wall_s": round(first_wall, 3), "wall_s": round(wall, 4),
+                         "share": round(wall / first_wall, 4), "share_each": [round(m[at] / m[0], 4) for m in measured],
+                         "server_calls": calls, "cached": again.cached, "up_to_date": again.up_to_date}
+        print(f"{what} ({args.server} server), median of {args.repeat}: {wall * 1000:.0f} ms = "
+              f"{wall / first_wall:.1%} of the first run's {first_wall:.2f} s (goal ≤ 2 %; runs: "
+              f"{', '.join(f'{m[at] / m[0]:.1%}' for m in measured)}), {calls} server calls (goal 0), "
+              f"{again.cached}/{again.total} from the store{', up to date' if again.up_to_date else ''}")
     return figures
 
 
-def _run_again(folder: Path, url: str, db: Path, workers: int):
-    """The same batch into the same store, as a user re-runs it."""
+def _run_again(folder: Path, url: str, db: Path, workers: int, new_run: bool = False):
+    """The same batch into the same store, as a user re-runs it (or asks for a new run)."""
     from workbench.batch import run_batch
     from workbench.models import ModelSpec
 
     spec = ModelSpec(name="loopback", provider="custom", base_url=url, model="ok", timeout=30)
-    return run_batch(folder, "ask", [spec], db=db, workers=workers, progress=False, max_tokens=16)
+    return run_batch(folder, "ask", [spec], db=db, workers=workers, progress=False, max_tokens=16,
+                     resume=not new_run)
 
 
 def photos(args) -> dict:
@@ -300,9 +320,7 @@ def photos(args) -> dict:
     runs = []
     try:
         for _ in range(args.repeat):
-            child = subprocess.run([sys.executable, __file__, "_client", str(folder), server.url,
-                                    str(Path(args.workdir) / "photos.db")], capture_output=True, text=True, check=True)
-            runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            runs.append(_client_process(folder, server.url, Path(args.workdir) / "photos.db"))
     finally:
         server.close()
     rate = statistics.median(r["images"] / r["wall_s"] for r in runs)

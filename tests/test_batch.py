@@ -78,7 +78,30 @@ def test_429s_and_500s_every_item_stored_once_and_no_duplicate_calls(tmp_path, f
     again = run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=16, progress=False)
     assert fault_server.calls_for("flaky") == 300 + len(faults)  # a second run makes zero calls
     assert (again.calls, again.cached, again.answered) == (0, 300, 300)
-    assert again.run_id != run.run_id  # a finished batch run again is a new run, served from the store
+    assert again.up_to_date and again.run_id == run.run_id  # done, nothing changed: that run, as it was
+    assert "up to date" in again.summary() and len(rows(db, run.run_id)) == 300
+
+    new = run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=16, progress=False, resume=False)
+    assert fault_server.calls_for("flaky") == 300 + len(faults)
+    assert (new.calls, new.cached, new.answered, new.up_to_date) == (0, 300, 300, False)
+    assert new.run_id != run.run_id  # asked for a new run: served from the store
+    assert all(r["cached"] == 1 for r in rows(db, new.run_id))
+
+
+def test_a_finished_batch_is_run_again_when_an_image_changed(tmp_path, fault_server):
+    images = make_images(tmp_path / "imgs", 5)
+    db = tmp_path / "wb.db"
+    spec = fault_spec(fault_server, "ok")
+    first = run_batch(tmp_path / "imgs", "ask", [spec], db=db, progress=False)
+    Image.new("RGB", (24, 16), (1, 2, 3)).save(images[2])  # new pixels under the same name
+    os.utime(images[2], ns=(time.time_ns(), time.time_ns() + 10**9))  # and a new mtime, even on coarse clocks
+    second = run_batch(tmp_path / "imgs", "ask", [spec], db=db, progress=False)
+    assert not second.up_to_date and second.run_id != first.run_id
+    assert (second.calls, second.cached, second.answered) == (1, 4, 5)
+    third = run_batch(tmp_path / "imgs", "ask", [spec], db=db, progress=False)
+    assert third.up_to_date and third.run_id == second.run_id and fault_server.calls_for("ok") == 6
+    # the first run's answer for that image is about pixels the file no longer has: that run is not up to date
+    assert RunStore(db).answered_images(first.run_id) is None
 
 
 def test_identical_pixels_under_two_names_cost_one_call(tmp_path, fault_server):
@@ -238,6 +261,42 @@ def test_bad_settings_raise_before_anything_is_stored(tmp_path, fault_server, mo
     assert fault_server.calls_for("ok") == 0
     monkeypatch.setenv("WORKBENCH_DECODERS", "3")  # more decoders than the default: same results
     assert run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "ok.db", progress=False).answered == 2
+
+
+@pytest.mark.parametrize("cpu_s_per_image", [0.0, 0.03])
+def test_images_are_read_on_more_threads_only_when_reading_keeps_calls_waiting(tmp_path, monkeypatch,
+                                                                              cpu_s_per_image):
+    # Small images take a fraction of a millisecond: one decoder thread keeps up with the calls, and more would
+    # only take the GIL from the event loop. Images that take tens of ms (photos) get every allowed thread.
+    import hashlib
+    import threading
+
+    from workbench import batch
+
+    monkeypatch.setenv("WORKBENCH_DECODERS", "4")
+    heavy = bytes(64 << 20) if cpu_s_per_image else b""  # hashing 64 MB: ~30 ms of CPU, GIL released
+    reading, most, lock = 0, 0, threading.Lock()
+    real = batch._read_image
+
+    def read(*args):
+        nonlocal reading, most
+        with lock:
+            reading += 1
+            most = max(most, reading)
+        try:
+            hashlib.sha256(heavy).digest()
+            return real(*args)
+        finally:
+            with lock:
+                reading -= 1
+
+    monkeypatch.setattr(batch, "_read_image", read)
+    make_images(tmp_path / "imgs", 40)
+    with FaultServer(latency_s=0.05) as server:
+        run = run_batch(tmp_path / "imgs", "ask", [fault_spec(server, "ok")], db=tmp_path / "wb.db", workers=8,
+                        progress=False)
+    assert run.answered == 40
+    assert most == 1 if not cpu_s_per_image else most >= 2
 
 
 def test_progress_callback_reports_committed_items(tmp_path, fault_server):

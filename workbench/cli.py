@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("generate", "score"), default="generate")
     p.add_argument("--force", action="store_true", help="send every call, even those the store already holds")
     p.add_argument("--run-id", help="continue this run (default: continue an unfinished run of the same batch)")
-    p.add_argument("--new-run", action="store_true", help="start a new run even if the same batch is unfinished")
+    p.add_argument("--new-run", action="store_true", help="start a new run even if the same batch is unfinished, or done and up to date")
     _store_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
@@ -358,7 +358,8 @@ def _report(run, as_json: bool) -> int:
         print(json.dumps({"run_id": run.run_id, "db": run.db, "task": run.task, "total": run.total,
                           "answered": run.answered, "failed": run.failed, "cached": run.cached,
                           "calls": run.calls, "spent_usd": run.spent_usd, "elapsed_s": round(run.elapsed_s, 3),
-                          "resumed": run.resumed, "messages": run.messages, "exit_code": code}))
+                          "resumed": run.resumed, "up_to_date": run.up_to_date, "messages": run.messages,
+                          "exit_code": code}))
     else:
         print(run.summary())
         if run.failed:

@@ -239,6 +239,29 @@ class RunStore:
                                 "ORDER BY rowid DESC LIMIT 1", (fingerprint,)).fetchone()
         return row["id"] if row else None
 
+    def finished_run(self, fingerprint: str) -> str | None:
+        """The latest run of this very batch that finished."""
+        row = self.conn.execute("SELECT id FROM runs WHERE fingerprint = ? AND finished_at IS NOT NULL "
+                                "ORDER BY rowid DESC LIMIT 1", (fingerprint,)).fetchone()
+        return row["id"] if row else None
+
+    def answered_images(self, run_id: str) -> dict[str, tuple[int, int]] | None:
+        """If every item of the run is answered: image path -> (size, mtime_ns) of the file whose pixels the
+        answers are about, as recorded when it was read. None when an item failed or is missing, or when an
+        image has been read since with other pixels (the file changed)."""
+        run = self.conn.execute("SELECT n_items FROM runs WHERE id = ?", (run_id,)).fetchone()
+        rows = self.conn.execute(
+            "SELECT r.image_path, r.status, i.size, i.mtime_ns, i.sha256 = r.image_hash FROM results r "
+            "LEFT JOIN images i ON i.path = r.image_path WHERE r.run_id = ?", (run_id,)).fetchall()
+        if run is None or len(rows) != run["n_items"]:
+            return None
+        found = {}
+        for path, status, size, mtime_ns, same_pixels in rows:
+            if status == "error" or not same_pixels:
+                return None
+            found[path] = (size, mtime_ns)
+        return found
+
     def mark_running(self, run_id: str) -> None:
         with _transaction(self.conn) as conn:
             conn.execute("UPDATE runs SET finished_at = NULL WHERE id = ?", (run_id,))
