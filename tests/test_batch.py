@@ -299,6 +299,30 @@ def test_images_are_read_on_more_threads_only_when_reading_keeps_calls_waiting(t
     assert most == 1 if not cpu_s_per_image else most >= 2
 
 
+def test_a_failure_while_queueing_image_reads_stops_the_batch_resumably(tmp_path, fault_server, monkeypatch):
+    # Reads are queued from the event loop's callbacks too, where an exception would otherwise vanish and the
+    # batch end with items never sent: it must surface, and the run stay resumable.
+    from workbench import batch
+
+    real, queued = batch._Lane._read_ahead, []
+
+    def read_ahead(self, chunk):
+        queued.append(chunk)
+        if len(queued) == 4:
+            raise RuntimeError("disk gone")
+        return real(self, chunk)
+
+    monkeypatch.setattr(batch._Lane, "_read_ahead", read_ahead)
+    make_images(tmp_path / "imgs", 60)
+    db = tmp_path / "wb.db"
+    spec = fault_spec(fault_server, "ok")
+    with pytest.raises(RuntimeError, match="disk gone"):
+        run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=8, progress=False)
+    monkeypatch.setattr(batch._Lane, "_read_ahead", real)
+    resumed = run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=8, progress=False)
+    assert resumed.resumed and resumed.answered == 60
+
+
 def test_progress_callback_reports_committed_items(tmp_path, fault_server):
     make_images(tmp_path / "imgs", 30)
     seen = []

@@ -715,7 +715,7 @@ class _Lane:
         self._groups = _by_image(self.items)
         self._ahead: collections.deque = collections.deque()
         self._chunk, self._largest = 1, max(1, self.workers // 4)
-        self._producing = True
+        self._producing, self._top_up_failed = True, None
         try:
             self._top_up()
             while self._ahead:
@@ -731,6 +731,8 @@ class _Lane:
                             self.x.emit_failure(it, "image_error", message)
                     elif outcome is not None:
                         await self._dispatch(path, live, edges, *outcome, work)
+            if self._top_up_failed is not None:  # raised in a callback, where nobody would have seen it
+                raise self._top_up_failed
         finally:
             self._producing = False
 
@@ -739,13 +741,18 @@ class _Lane:
         that, so memory stays bounded. Runs again whenever a chunk is read, so reading overlaps sending."""
         if not self._producing:  # the producer stopped (failed or cancelled): read nothing more
             return
-        readers = self._readers()
-        while (len(self._ahead) <= readers and sum(not f.done() for f in self._ahead) < readers
-               and (chunk := list(itertools.islice(self._groups, self._chunk)))):
-            future = self._read_ahead(chunk)
-            future.add_done_callback(self._top_up)
-            self._ahead.append(future)
-            self._chunk = min(self._largest, self._chunk * 2)
+        try:
+            readers = self._readers()
+            while (len(self._ahead) <= readers and sum(not f.done() for f in self._ahead) < readers
+                   and (chunk := list(itertools.islice(self._groups, self._chunk)))):
+                future = self._read_ahead(chunk)
+                future.add_done_callback(self._top_up)
+                self._ahead.append(future)
+                self._chunk = min(self._largest, self._chunk * 2)
+        except Exception as e:  # noqa: BLE001 — re-raised by the producer
+            if _finished is None:
+                raise
+            self._top_up_failed = e
 
     def _readers(self) -> int:
         """Decoder threads worth using: enough to read images as fast as the lane's calls take them, no more.
