@@ -61,6 +61,24 @@ def test_exit_0_when_every_item_is_answered_then_eval_export_runs_show(images, f
     assert "img0000.png" in capsys.readouterr().out
 
 
+def test_a_batch_run_again_is_up_to_date_unless_a_new_run_is_asked_for(images, fault_server, tmp_path, capsys):
+    db = tmp_path / "wb.db"
+    assert main(batch(images, fault_server, "ok", db=db)) == 0
+    first = last_json(capsys)
+    assert main(batch(images, fault_server, "ok", db=db)) == 0
+    again = last_json(capsys)
+    assert again["up_to_date"] and again["run_id"] == first["run_id"] and again["calls"] == 0
+    args = batch(images, fault_server, "ok", db=db)
+    args.remove("--json")
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert "up to date" in out.out and "--new-run" in out.err and "--force" in out.err
+    assert main(batch(images, fault_server, "ok", db=db, extra=["--new-run"])) == 0
+    new = last_json(capsys)
+    assert new["run_id"] != first["run_id"] and (new["calls"], new["cached"], new["up_to_date"]) == (0, 4, False)
+    assert fault_server.calls_for("ok") == 4
+
+
 def test_exit_1_when_some_items_failed_and_retry(images, fault_server, tmp_path, capsys):
     db = tmp_path / "wb.db"
     fault_server.script["half"] = ["400", "ok", "400", "ok"] + ["ok"]

@@ -362,6 +362,8 @@ def _report(run, as_json: bool) -> int:
                           "exit_code": code}))
     else:
         print(run.summary())
+        if run.up_to_date:
+            _note("`--force` sends every call again; `--new-run` starts a new run, served from the store")
         if run.failed:
             _note(f"{run.failed} items failed — `workbench retry {run.run_id}` re-sends only those")
     return code
