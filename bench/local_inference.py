@@ -85,7 +85,8 @@ def run(args) -> None:
     run_model(images[0], TASK, spec, max_tokens=4)
     import torch
 
-    print(f"model: {args.model} ({args.quantization or 'full precision'}, {load_model(spec).device})\nimages: {len(images)} (sample_images/, varied crops), task: {TASK}, "
+    print(f"model: {args.model} ({args.quantization or 'full precision'}, {load_model(spec).device})\n"
+          f"images: {len(images)} (sample_images/, varied crops), task: {TASK}, "
           f"torch threads: {torch.get_num_threads()}, fastest of {args.rounds} rounds\n")
 
     score_s, scored = timed(lambda ims: [run_model(im, TASK, spec, mode="score") for im in ims], images, args.rounds)

@@ -759,8 +759,8 @@ class _Lane:
 
         Small images take a fraction of a millisecond, mostly Python holding the GIL: one thread keeps up with
         64 calls in flight, and more would only take the GIL from the event loop (on a 16-core machine, 4 threads
-        reading small images took the throughput benchmark from about 77 % of the ideal to 57 %). Photos take ~200 ms, mostly in Pillow without the GIL:
-        then every decoder thread helps."""
+        reading small images took the throughput benchmark from about 77 % of the ideal to 57 %). Photos take
+        ~200 ms, mostly in Pillow without the GIL: then every decoder thread helps."""
         if self.read_s is None:
             return 1
         return max(1, min(self.x.decoders, math.ceil(self.read_s * self.limiter.max / self.call_s)))

@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("generate", "score"), default="generate")
     p.add_argument("--force", action="store_true", help="send every call, even those the store already holds")
     p.add_argument("--run-id", help="continue this run (default: continue an unfinished run of the same batch)")
-    p.add_argument("--new-run", action="store_true", help="start a new run even if the same batch is unfinished, or done and up to date")
+    p.add_argument("--new-run", action="store_true",
+                   help="start a new run even if the same batch is unfinished, or done and up to date")
     _store_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
