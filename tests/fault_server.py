@@ -58,6 +58,7 @@ class FaultServer:
         self.reply_text = reply_text
         self.script: dict[str, list[str]] = {}
         self.calls: Counter[str] = Counter()
+        self.in_flight = self.most_in_flight = 0  # chat requests being answered now / at most at once
         self.requests: deque[dict] = deque(maxlen=256)  # recent request bodies, oldest first
         self.last_request: dict | None = None
         self.last_headers: dict[str, str] = {}
@@ -193,9 +194,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         model, n = self.fault._record(body, {k.lower(): v for k, v in self.headers.items()})
         behaviour = self.fault._behaviour(model, n)
-        if self.fault._wait(self.fault.latency_s):
-            return self._drop()
-        getattr(self, "_" + behaviour.replace("-", "_"))(body)
+        with self.fault._lock:
+            self.fault.in_flight += 1
+            self.fault.most_in_flight = max(self.fault.most_in_flight, self.fault.in_flight)
+        try:
+            if self.fault._wait(self.fault.latency_s):
+                return self._drop()
+            getattr(self, "_" + behaviour.replace("-", "_"))(body)
+        finally:
+            with self.fault._lock:
+                self.fault.in_flight -= 1
 
     # --- behaviours --------------------------------------------------------------------------------------
 

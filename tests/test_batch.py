@@ -158,13 +158,27 @@ def test_consecutive_auth_failures_stop_the_lane_with_one_message(tmp_path, faul
     spec = fault_spec(fault_server, "401")
     run = run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "wb.db", workers=16, max_auth_failures=3,
                     progress=False)
-    assert fault_server.calls_for("401") == 3  # the lane probes one call at a time once a key is rejected
+    # The first calls go out together; once a key is rejected the lane probes one call at a time, then stops.
+    sent = fault_server.calls_for("401")
+    assert 3 <= sent <= 16
     assert (run.answered, run.failed) == (0, 40)
     assert len(run.messages) == 1 and "3 consecutive authentication failures" in run.messages[0]
     stored = rows(tmp_path / "wb.db", run.run_id)
     assert all(r["error_type"] == "auth_error" for r in stored)
-    assert sum("were not sent" in r["error"] for r in stored) == 37
+    assert sum("were not sent" in r["error"] for r in stored) == 40 - sent
     assert all("sk-" not in (r["error"] or "") for r in stored)
+
+
+def test_a_server_that_fails_every_call_still_gets_the_lanes_full_concurrency(tmp_path):
+    # No call has succeeded yet, and none will: the lane must not fall back to one call at a time, or a batch
+    # against a broken server would take items × retries × latency to fail.
+    make_images(tmp_path / "imgs", 24)
+    with FaultServer(latency_s=0.05) as server:
+        run = run_batch(tmp_path / "imgs", "ask", [fault_spec(server, "500")], db=tmp_path / "wb.db", workers=8,
+                        max_attempts=2, progress=False)
+    assert (run.answered, run.failed) == (0, 24)
+    assert server.calls_for("500") == 48
+    assert server.most_in_flight == 8
 
 
 def test_score_mode_batches_retry_429s_in_the_lane_and_stop_on_auth_failures(tmp_path, fault_server):
@@ -181,7 +195,7 @@ def test_score_mode_batches_retry_429s_in_the_lane_and_stop_on_auth_failures(tmp
     rejected = fault_spec(fault_server, "401")
     run = run_batch(tmp_path / "imgs", "pothole_severity", [rejected], db=tmp_path / "b.db", mode="score",
                     workers=4, max_auth_failures=3, progress=False)
-    assert fault_server.calls_for("401") == 3
+    assert 3 <= fault_server.calls_for("401") <= 4  # the calls already in flight, then the lane stops
     assert (run.answered, run.failed) == (0, 12)
     assert len(run.messages) == 1 and "3 consecutive authentication failures" in run.messages[0]
 
@@ -371,8 +385,8 @@ def test_rate_limit_pauses_the_whole_lane_and_halves_it_once_per_wave():
         limiter = _Limiter(8)
         began = await limiter.acquire()
         limiter.release()
-        limiter.succeeded()  # the probe succeeded: full concurrency
-        assert limiter.limit == 8
+        limiter.succeeded()
+        assert limiter.limit == 8  # a lane starts at full concurrency
         starts = [await limiter.acquire() for _ in range(8)]
         for s in starts[:3]:  # three 429s from the same wave cut the limit once
             limiter.rate_limited(0.2, s)

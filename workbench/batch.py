@@ -945,7 +945,7 @@ class _Lane:
 
     def _auth_failed(self, error: AuthError) -> None:
         self.auth_failures += 1
-        self.limiter.probe()  # one call at a time until a call succeeds: K failures cost K calls, not K × workers
+        self.limiter.probe()  # one call at a time until a call succeeds: a rejected key costs few calls
         if self.auth_failures >= self.x.options.max_auth_failures and not self.stopped:
             self.stopped = (f"{self.name}: stopped after {self.auth_failures} consecutive authentication failures "
                             f"({error}); the remaining items were not sent — fix the key, then retry the failed "
@@ -1072,12 +1072,15 @@ class _Limiter:
     """Concurrency for one lane that every worker shares: a 429 pauses all of them and halves the limit
     (once per wave of calls), successes raise it again by one per `limit` successes (AIMD).
 
-    A lane starts by probing with one call; the first success opens it to full concurrency."""
+    A lane starts at full concurrency. After an authentication failure it probes, one call at a time, until a
+    call succeeds (then it opens again): a rejected key costs the calls already in flight and K probes, not K
+    × workers. It does not start by probing: a server that fails every call would then get one call at a time,
+    retries and backoffs included, and a batch against it would take hours to fail instead of minutes."""
 
     def __init__(self, workers: int) -> None:
         self.max = workers
-        self.limit = 1
-        self.probing = True
+        self.limit = workers
+        self.probing = False
         self.active = 0
         self.paused_until = 0.0
         self.cut_at = 0.0
