@@ -131,15 +131,13 @@ def test_custom_prompt_is_noted(tiny_llava_dir, sample_image):
 
 
 def test_custom_prompt_with_variables_needs_them_passed(tiny_llava_dir, sample_image):
-    from workbench.backends import ChatRequest
-    from workbench.scoring import score_call
+    from workbench.lifecycle import CallPlan, call
 
     task, image, spec = get_task("tag_rating"), load_image(sample_image), local(tiny_llava_dir)
     text = task.render("Score the tag {tag} from 0 to 5.", TAG)
-    request = ChatRequest(prompt=text, images=[image], max_tokens=4)
-    scored = score_call(image, task, spec, text, None, request, variables=TAG)
+    scored = call(CallPlan.of(image, task, spec, text, mode="score", max_tokens=4, variables=TAG), image)
     assert scored.mode == "score" and "custom prompt is not used" in scored.metrics["score_note"]
-    unworded = score_call(image, task, spec, text, None, request)  # the tag is nowhere to be found
+    unworded = call(CallPlan.of(image, task, spec, text, mode="score", max_tokens=4), image)  # the tag is nowhere
     assert unworded.mode == "generate" and "could not word its questions" in unworded.metrics["score_note"]
 
 

@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .backends import Availability, ChatRequest, get_backend
-from .calls import MODES, failed_result, finish_result, new_result, prompt_hash
+from .backends import Availability, Capabilities, ChatRequest, get_backend
 from .errors import AuthError, BackendError, ConfigError, ImageError, RateLimitError, WorkbenchError
+from .lifecycle import CallPlan, attempt_async, check_mode, failure, prompt_hash, settle
 from .images import DEFAULT_MAX_EDGE, LoadedImage, load_image, resized
-from .keys import resolve_key
 from .models import ModelSpec, resolve_models
 from .results import Result
 from .store import VERSION_NAME, RunStore, now_iso
@@ -54,8 +53,6 @@ PATH_COLUMNS = ("path", "file", "image", "filename")
 DEFAULT_WORKERS = 8
 DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries of 429 / 5xx / dropped connections
 DEFAULT_MAX_AUTH_FAILURES = 3
-# Availability states that mean no call can succeed: the model's items are stored as failures, none is sent.
-BLOCKING = ("key_missing", "unsupported", "not_installed", "unavailable", "unreachable")
 GROUP_COMMIT_S = 0.05  # a result waits at most this long for its commit (and only then counts as done)
 _BASE_PAUSE_S = 0.05
 _STORED = {"stored": True}  # in _Execution.answered: this answer is committed (look it up in the store)
@@ -325,8 +322,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r} — use one of: {', '.join(MODES)}")
+    check_mode(mode)
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
     decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error: raise before the run exists
@@ -608,8 +604,7 @@ class _Execution:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for backend in {id(lane.backend): lane.backend for lane in lanes.values()}.values():
-                    if hasattr(backend, "session"):  # e.g. one HTTP client per server for the whole batch
-                        await stack.enter_async_context(backend.session())
+                    await stack.enter_async_context(backend.session())  # e.g. one HTTP client per server
                 await asyncio.gather(*(lane.run() for lane in lanes.values()))
         finally:
             self.decoder.shutdown(wait=False, cancel_futures=True)
@@ -623,12 +618,16 @@ class _Execution:
         self.writer.put(row)
         return row
 
+    def plan(self, item: _Item, source: str, image_hash: str) -> CallPlan:
+        p = self.params
+        return CallPlan(self.task, item.spec, item.text, item.prompt_hash, source, image_hash, mode=p["mode"],
+                        max_tokens=p["max_tokens"], temperature=p["temperature"], max_edge=p["max_edge"],
+                        detail=p["detail"], variables=item.input.variables, keys=self.options.keys)
+
     def emit_failure(self, item: _Item, error_type: str, message: str) -> dict:
-        result = Result(model=item.spec.name, model_id=item.spec.model, backend=item.spec.backend,
-                        task=self.task.name, status="error", image=Path(item.input.path).name,
-                        image_hash=item.image_hash or "", prompt_hash=item.prompt_hash, mode=self.params["mode"],
-                        error_type=error_type, error=message)
-        return self.emit(item, result, 0)
+        """An item that is not sent (its image could not be read, its model cannot run, its lane stopped)."""
+        plan = self.plan(item, Path(item.input.path).name, item.image_hash or "")
+        return self.emit(item, settle(plan, failure(error_type, message)), 0)
 
     def emit_copy(self, item: _Item, row: dict) -> None:
         """`item` answered by a row of this batch (still in memory): same answer, marked as cached."""
@@ -645,10 +644,10 @@ class _Execution:
 
 
 def _lane_of(spec: ModelSpec, backend) -> tuple[str, bool]:
-    """One lane per HTTP server; local backends share one lane (one model in memory runs at a time)."""
-    if hasattr(backend, "achat"):
-        return f"{spec.backend} {spec.resolved_base_url}", False
-    return spec.backend, bool(backend.capabilities(spec).local)
+    """(lane, runs one call at a time): one lane per HTTP server; a local backend's models share one lane (one
+    model in memory runs at a time)."""
+    capabilities = backend.capabilities(spec)
+    return backend.lane(spec), not capabilities.concurrent and capabilities.local
 
 
 class _Lane:
@@ -657,22 +656,26 @@ class _Lane:
         self.backend, self.name, self.local = backend, name, local
         self.items: list[_Item] = []
         self.blocked: dict[str, tuple[str, str]] = {}  # model name -> (availability status, message)
-        self.capabilities: dict[str, object] = {}
+        self.capabilities: dict[str, Capabilities] = {}
         self.stopped: str | None = None
         self.auth_failures = 0
         self.followers: list[asyncio.Task] = []
         options = execution.options
         self.workers = 1 if local else options.workers
         self.limiter = _Limiter(self.workers)
-        self.batched = local and options.batch_size > 1 and hasattr(backend, "chat_batch")
+        self.batched = False  # several images per forward pass (chat_batch): decided in run(), from capabilities
+        self.prepare: Callable | None = None  # the backend's prepare_image, where it encodes ahead (see run())
         self.models: dict[str, tuple] = {}  # see _model
-        self.prepare = getattr(backend, "prepare_image", None) if execution.params["mode"] == "generate" else None
         self.read_s: float | None = None  # CPU seconds to read one image (decode, hash, encode), last chunk
         self.chunks_read = 0
         self.call_s = _ASSUMED_CALL_S  # seconds a call takes, a running average once calls answer
 
     async def run(self) -> None:
         await self._check_models()
+        capabilities = self.capabilities.values()
+        self.batched = self.local and self.x.options.batch_size > 1 and all(c.batching for c in capabilities)
+        if self.x.params["mode"] == "generate" and all(c.encodes_ahead for c in capabilities):
+            self.prepare = self.backend.prepare_image
         if self.local:  # model-major: consecutive items share a model (and a `chat_batch` call)
             order = {name: i for i, name in enumerate(dict.fromkeys(it.spec.name for it in self.items))}
             self.items.sort(key=lambda it: order[it.spec.name])
@@ -696,7 +699,7 @@ class _Lane:
                 status = await asyncio.to_thread(self.backend.availability, spec, self.x.options.keys)
             except BackendError as e:
                 status = Availability("unknown", str(e))
-            if status.status in BLOCKING:
+            if not status.runnable:
                 self.blocked[spec.name] = (status.status, status.message)
                 self.x.say(f"{spec.name}: {status.message or status.status} — its items are stored as failures, "
                            "not sent")
@@ -873,20 +876,15 @@ class _Lane:
             self._settle(item, self.x.emit(item, result, attempts))
 
     async def _call(self, item: _Item, picture: _Picture) -> tuple[Result, int]:
-        spec, x = item.spec, self.x
-        send_spec, secret, json_schema = self._model(spec)
-        request = ChatRequest(prompt=item.text, images=[picture.for_request], max_tokens=x.params["max_tokens"],
-                              temperature=x.params["temperature"], max_edge=x.params["max_edge"],
-                              detail=x.params["detail"] or spec.detail, json_schema=json_schema)
-        # calls.new_result, without hashing the prompt again: the item carries its hash
-        result = Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=x.task.name, status="error",
-                        image=picture.source, image_hash=picture.sha256, prompt_hash=item.prompt_hash,
-                        mode=x.params["mode"])
+        """Try until an answer, a failure retries cannot fix, or max_attempts; retries act on the exception."""
+        x = self.x
+        send_spec, capabilities = self._model(item.spec)
+        plan = x.plan(item, picture.source, picture.sha256)
+        request = plan.request([picture.for_request], capabilities)
         attempts = 0
         while True:
             if self.stopped:
-                result.error_type, result.error = AuthError.kind, self.stopped
-                return result, attempts
+                return settle(plan, failure(AuthError.kind, self.stopped)), attempts
             began = await self.limiter.acquire()
             if self.stopped:  # the lane stopped while this worker waited for its slot
                 self.limiter.release()
@@ -894,54 +892,33 @@ class _Lane:
             attempts += 1
             x.calls += 1
             started = time.perf_counter()
-            error: Exception | None = None
             try:
-                reply = await self._send_once(send_spec, item, picture.image, request)
+                outcome = await attempt_async(plan, self.backend, request, send_spec)
             except Exception as e:  # noqa: BLE001 — sorted out below: one broken call must not sink the batch
-                error = e
+                outcome = e
             finally:
                 self.limiter.release()
-            if error is None and isinstance(reply, Result) and reply.status == "error":
-                error = getattr(reply, "failure", None)  # score mode returns failed calls as Results too
-                if error is None:  # nothing to retry (the model is not runnable here, say)
-                    return reply, attempts
-            if error is None:
+            elapsed = time.perf_counter() - started
+            if not isinstance(outcome, Exception):
                 self.auth_failures = 0
                 self.limiter.succeeded()
-                self.call_s += 0.2 * (time.perf_counter() - started - self.call_s)  # follows recent calls
-                if isinstance(reply, Result):  # mode="score" returns a finished Result
-                    return reply, attempts
-                return finish_result(result, x.task, spec, reply, 1, secret, started), attempts
-            if isinstance(error, RateLimitError):
-                self.limiter.rate_limited(getattr(error, "retry_after", None), began)
-            elif isinstance(error, AuthError):
-                self._auth_failed(error)
-            if getattr(error, "retryable", False) and attempts < x.options.max_attempts:
-                if not isinstance(error, RateLimitError):  # a 429 already paused the whole lane
+                self.call_s += 0.2 * (elapsed - self.call_s)  # follows recent calls
+                return settle(plan, outcome, elapsed=elapsed), attempts
+            if isinstance(outcome, RateLimitError):
+                self.limiter.rate_limited(outcome.retry_after, began)
+            elif isinstance(outcome, AuthError):
+                self._auth_failed(outcome)
+            if isinstance(outcome, BackendError) and outcome.retryable and attempts < x.options.max_attempts:
+                if not isinstance(outcome, RateLimitError):  # a 429 already paused the whole lane
                     await asyncio.sleep(_backoff(attempts))
                 continue
-            return failed_result(result, error, secret, time.perf_counter() - started), attempts
+            return settle(plan, outcome, elapsed=elapsed), attempts
 
-    def _model(self, spec: ModelSpec) -> tuple[ModelSpec, str | None, dict | None]:
-        """Per model, once per lane: the spec calls are sent with, its key (for redaction), its JSON schema."""
+    def _model(self, spec: ModelSpec) -> tuple[ModelSpec, Capabilities]:
+        """Per model, once per lane: the spec calls are sent with (the backend's batch settings), its capabilities."""
         if spec.name not in self.models:
-            # The lane retries, not the SDK: a 429 must slow every worker, not be retried by each on its own.
-            send_spec = spec.model_copy(update={"max_retries": 0}) if hasattr(self.backend, "achat") else spec
-            schema = self.x.task.json_schema() if getattr(self.capabilities[spec.name], "json_schema", False) \
-                else None
-            self.models[spec.name] = (send_spec, resolve_key(spec.resolved_key_env, self.x.options.keys), schema)
+            self.models[spec.name] = (self.backend.for_batch(spec), self.capabilities[spec.name])
         return self.models[spec.name]
-
-    async def _send_once(self, send_spec: ModelSpec, item: _Item, image: LoadedImage | None, request: ChatRequest):
-        x = self.x
-        if x.params["mode"] != "generate":
-            # item.spec, not send_spec: this runs in a thread, with the SDK (and its own retries), not the
-            # batch's connection pool; what still fails comes back as a Result whose `failure` _call sorts out
-            return await asyncio.to_thread(MODES[x.params["mode"]], image, x.task, item.spec, item.text,
-                                           x.options.keys, request, variables=item.input.variables)
-        if hasattr(self.backend, "achat"):
-            return await self.backend.achat(send_spec, request, x.options.keys)
-        return await asyncio.to_thread(self.backend.chat, send_spec, request, x.options.keys)
 
     def _auth_failed(self, error: AuthError) -> None:
         self.auth_failures += 1
@@ -981,28 +958,18 @@ class _Lane:
         x, spec = self.x, batch[0][0].spec
         if len(batch) == 1 or self.stopped:
             return [await self._call(*batch[0])] if len(batch) == 1 else [await self._call(*e) for e in batch]
-        requests, results = [], []
-        for item, picture in batch:
-            image = picture.image
-            requests.append(ChatRequest(prompt=item.text, images=[image], max_tokens=x.params["max_tokens"],
-                                        temperature=x.params["temperature"], max_edge=x.params["max_edge"],
-                                        detail=x.params["detail"] or spec.detail))
-            results.append(new_result(image, x.task, spec, item.text))
-        secret = resolve_key(spec.resolved_key_env, x.options.keys)
+        send_spec, capabilities = self._model(spec)
+        plans = [x.plan(item, picture.source, picture.sha256) for item, picture in batch]
+        requests = [plan.request([picture.image], capabilities) for plan, (_, picture) in zip(plans, batch)]
         x.calls += 1
         started = time.perf_counter()
         try:
-            replies = await asyncio.to_thread(self.backend.chat_batch, spec, requests, len(requests),
+            replies = await asyncio.to_thread(self.backend.chat_batch, send_spec, requests, len(requests),
                                               keys=x.options.keys)
         except Exception as e:  # noqa: BLE001
-            return [(failed_result(r, e, secret, time.perf_counter() - started), 1) for r in results]
-        out = []
-        for result, reply in zip(results, replies):
-            if isinstance(reply, BaseException):
-                out.append((failed_result(result, reply, secret, time.perf_counter() - started), 1))
-            else:
-                out.append((finish_result(result, x.task, spec, reply, 1, secret, started), 1))
-        return out
+            replies = [e] * len(plans)
+        elapsed = time.perf_counter() - started
+        return [(settle(plan, reply, elapsed=elapsed), 1) for plan, reply in zip(plans, replies)]
 
 
 def _by_image(items: list[_Item]) -> Iterable[list[_Item]]:

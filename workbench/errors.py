@@ -3,22 +3,30 @@ from __future__ import annotations
 
 
 class WorkbenchError(Exception):
-    """Base class: catch this to handle any failure the workbench reports on purpose."""
+    """Base class: catch this to handle any failure the workbench reports on purpose. `kind` is a short, stable
+    label shown in result tables."""
+
+    kind = "error"
 
 
 class ImageError(WorkbenchError, ValueError):
     """The input could not be turned into an image we are willing to send to a model."""
 
+    kind = "image_error"
+
 
 class ConfigError(WorkbenchError, ValueError):
     """A models file, task name, prompt variable or setting is wrong."""
 
+    kind = "config_error"
+
 
 class BackendError(WorkbenchError):
-    """A model call failed. `kind` is a short, stable label shown in result tables."""
+    """A model call failed. `partial_text`: what a streamed reply had said before it failed."""
 
     kind = "backend_error"
     retryable = False
+    partial_text: str | None = None
 
 
 class KeyMissingError(BackendError):
@@ -36,6 +44,7 @@ class NotFoundError(BackendError):
 class RateLimitError(BackendError):
     kind = "rate_limited"
     retryable = True
+    retry_after: float | None = None  # seconds the server asked us to wait, when it said
 
 
 class ServerError(BackendError):

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .calls import MODES as CALL_MODES
+from .lifecycle import MODES
 from .calls import availability, prompt_hash, run_model
 from .cards import cards_html, result_card, results_html, running_card
 from .costs import format_usd
@@ -34,7 +34,6 @@ from .tasks import TASKS, get_task
 if TYPE_CHECKING:
     import pandas as pd
 
-MODES = tuple(CALL_MODES)  # generate, score
 TABLE_COLUMNS = ("model", "status", "label", "probabilities", "expected_score", "latency_s", "input_tokens",
                  "output_tokens", "tokens_per_s", "cost", "error", "note")
 _THUMBNAIL = 256
@@ -355,12 +354,7 @@ class Playground:
         def on_text(text: str) -> None:
             live[spec.name] = text
 
-        try:
-            return run_model(image, self.task, spec, on_text=on_text, **options)
-        except Exception as e:  # noqa: BLE001 — e.g. score mode not installed: one model's card, not a crash
-            return Result(model=spec.name, model_id=spec.model, backend=spec.backend, task=self.task.name,
-                          status="error", image=image.source, image_hash=image.sha256, mode=options["mode"],
-                          error_type="internal", error=f"{type(e).__name__}: {e}")
+        return run_model(image, self.task, spec, on_text=on_text, **options)
 
     def save_version(self, name: str | None = None) -> PromptVersion:
         """The "Save as prompt version" button: records the prompt as edited, under a name, for this task.

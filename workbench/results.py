@@ -1,7 +1,12 @@
 """One record per (image, model) call: the parsed output or a typed failure, and what the call cost."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .errors import BackendError
 
 # Statuses of a call whose text was parsed; "error" means the call itself failed (see error_type).
 PARSED_OK = ("ok", "repaired")
@@ -10,8 +15,7 @@ STATUSES = ("ok", "repaired", "invalid_output", "inconsistent", "refused", "empt
 
 @dataclass
 class Result:
-    """A failed call made in this process also carries `failure`, the typed BackendError behind it, so that a
-    caller that retries (a batch) can tell a 429 from a 401; it is not a field, and never stored or exported."""
+    """One call's record. Made by `workbench.lifecycle.settle` only."""
 
     model: str  # display name from the models file
     model_id: str
@@ -37,13 +41,16 @@ class Result:
     error_type: str | None = None
     error: str | None = None  # a plain message, keys redacted
     metrics: dict = field(default_factory=dict)
+    # The typed error behind a failed call made in this process (a 429 or a 401), for whoever handles it; never
+    # stored or exported, and left out of to_dict.
+    failure: "BackendError | None" = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status in PARSED_OK
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "failure"}
 
     def to_row(self) -> dict:
         """A flat row for a DataFrame: metrics are spread into their own columns."""

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-from .base import BACKENDS, Availability, Backend, Capabilities, ChatRequest, Reply, get_backend, register_backend
+from .base import (BACKENDS, UNRUNNABLE, Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply,
+                   ScoreUnavailable, get_backend, register_backend)
 
 # Backend name → the module that registers it. Importing one is cheap: heavy libraries load at first use.
 BUILTIN = {"openai": "openai_compat", "transformers": "transformers_local", "mlx": "mlx_local"}
@@ -14,5 +15,5 @@ def load_builtin_backends(name: str | None = None) -> None:
         importlib.import_module(f"{__name__}.{module}")
 
 
-__all__ = ["BACKENDS", "Availability", "Backend", "Capabilities", "ChatRequest", "Reply", "get_backend",
-           "register_backend", "load_builtin_backends"]
+__all__ = ["BACKENDS", "UNRUNNABLE", "Availability", "Backend", "Capabilities", "ChatRequest", "Reply", "ScoreReply",
+           "ScoreUnavailable", "get_backend", "register_backend", "load_builtin_backends"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
-from .base import Availability, Capabilities, ChatRequest, Reply, register_backend
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply, register_backend
 
 if TYPE_CHECKING:
     from ..models import ModelSpec
@@ -39,7 +39,7 @@ def on_apple_silicon() -> bool:
 
 
 @register_backend("mlx")
-class MLXLocal:
+class MLXLocal(Backend):
     def capabilities(self, spec: "ModelSpec") -> Capabilities:
         return Capabilities(images=True, local=True, streaming=True)
 

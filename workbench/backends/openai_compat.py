@@ -29,7 +29,7 @@ from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, Con
 from ..keys import resolve_key
 from ..providers import OPTIONAL_KEY
 from ..redact import redact
-from .base import Availability, Capabilities, ChatRequest, Reply, register_backend
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply, register_backend
 
 PROBE_TIMEOUT_S = 1.0
 PROBE_CACHE_S = 10.0
@@ -45,7 +45,7 @@ _probe_lock = threading.Lock()
 
 
 @register_backend("openai")
-class OpenAICompatible:
+class OpenAICompatible(Backend):
     def capabilities(self, spec) -> Capabilities:
         return _capabilities(spec)
 
@@ -77,6 +77,12 @@ class OpenAICompatible:
         from ..images import encode_image
 
         return encode_image(image, max_edge=max_edge)
+
+    def lane(self, spec) -> str:
+        return f"{self.name} {spec.resolved_base_url}"  # one lane, so one limit, per server
+
+    def for_batch(self, spec):
+        return spec.model_copy(update={"max_retries": 0})  # the batch lane retries: a 429 must slow every worker
 
     def session(self):
         """`async with backend.session():` — every `achat` awaited inside reuses one client per server and key.
@@ -117,7 +123,7 @@ class OpenAICompatible:
 
     def score(self, spec, request: ChatRequest, questions: dict[str, dict], keys: dict[str, str] | None = None):
         """Label probabilities from the first answer token's `top_logprobs` (OpenAI, vLLM): one 1-token call per
-        question (see workbench.scoring). A server that returns none (transformers serve ignores `logprobs`) raises
+        question (see label_questions.py). A server that returns none (transformers serve ignores `logprobs`) raises
         ScoreUnavailable: no number is ever made up."""
         try:
             asyncio.get_running_loop()
@@ -127,8 +133,8 @@ class OpenAICompatible:
             return pool.submit(asyncio.run, self.ascore(spec, request, questions, keys)).result()
 
     async def ascore(self, spec, request: ChatRequest, questions: dict[str, dict], keys: dict[str, str] | None = None):
-        from ..scoring import (ScoreReply, ScoreUnavailable, decision_prompt, label_candidates, options,
-                               probabilities_from_top_logprobs)
+        from .label_questions import (ScoreUnavailable, decision_prompt, label_candidates, options,
+                                      probabilities_from_top_logprobs)
 
         started = time.perf_counter()
         reply = ScoreReply({}, {}, input_tokens=0)
@@ -591,7 +597,7 @@ def _capabilities(spec) -> Capabilities:
     json_schema = spec.json_schema if spec.json_schema is not None else bool(preset and preset.json_schema)
     base = spec.resolved_base_url
     return Capabilities(images=True, json_schema=json_schema, logprobs=bool(preset and preset.logprobs),
-                        local=bool(base and _is_loopback(base)), streaming=True)
+                        local=bool(base and _is_loopback(base)), streaming=True, concurrent=True, encodes_ahead=True)
 
 
 def _label(spec) -> str:

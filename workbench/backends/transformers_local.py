@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
-from ..scoring import IMAGE_PLACEHOLDER
-from .base import Availability, Capabilities, ChatRequest, Reply, register_backend
+from .label_questions import IMAGE_PLACEHOLDER
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply, register_backend
 
 if TYPE_CHECKING:
     from ..models import ModelSpec
@@ -157,9 +157,9 @@ def _is_cached(model_id: str) -> bool:
 
 
 @register_backend("transformers")
-class TransformersLocal:
+class TransformersLocal(Backend):
     def capabilities(self, spec: "ModelSpec") -> Capabilities:
-        return Capabilities(images=True, json_schema=False, logprobs=True, local=True, streaming=True)
+        return Capabilities(images=True, json_schema=False, logprobs=True, local=True, streaming=True, batching=True)
 
     def availability(self, spec: "ModelSpec", keys: dict | None = None) -> Availability:
         for package in ("torch", "transformers"):
@@ -221,7 +221,7 @@ class TransformersLocal:
     def score(self, spec: "ModelSpec", request: ChatRequest, questions: dict[str, dict],
               keys: dict | None = None):
         """Label probabilities with transformers' pipeline("decision"), built on the loaded model (see scoring.py)."""
-        from ..scoring import ScoreReply
+        from .base import ScoreReply
         from .local_metrics import memory_metrics, reset_peak_memory
 
         loaded = load_model(spec)
@@ -379,7 +379,7 @@ def _answer_labels(loaded: LoadedModel, name: str, question: dict) -> list[str]:
     """The first candidate label set whose labels are distinct single tokens of this tokenizer (the pipeline's rule)."""
     from transformers.decision import label_token_ids
 
-    from ..scoring import ScoreUnavailable, label_candidates, options
+    from .label_questions import ScoreUnavailable, label_candidates, options
 
     key = ("labels", question["type"], tuple(options(question)))
     if key in loaded.derived:

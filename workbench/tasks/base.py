@@ -1,6 +1,7 @@
 """A task is data: a prompt template, an output schema with an escape hatch, labels, and hooks for variants."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -8,6 +9,11 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from ..errors import ConfigError
+
+@functools.lru_cache(maxsize=256)
+def _json_schema(name: str, schema: type[BaseModel]) -> dict:
+    return {"name": name, "schema": schema.model_json_schema()}
+
 
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -47,9 +53,10 @@ class Task:
         return _VARIABLE.sub(lambda m: str(values[m.group(1)]), template)
 
     def json_schema(self) -> dict | None:
+        """The response_format schema (built once per task: a batch asks for it on every call). Do not modify."""
         if self.free_text:
             return None
-        return {"name": self.name, "schema": self.schema.model_json_schema()}
+        return _json_schema(self.name, self.schema)
 
     def verdict(self, output: dict | None) -> str | None:
         """The label a result stands for (what evaluation compares), as a string."""
