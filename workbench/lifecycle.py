@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from .backends import Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply, ScoreUnavailable
+from .backends import (Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply, ScoreUnavailable,
+                       get_backend)
 from .errors import BackendError, ConfigError, WorkbenchError
 from .keys import resolve_key
 from .parsing import parse_reply
@@ -134,8 +135,6 @@ def _score_questions(plan: CallPlan, backend: Backend) -> dict | None:
 
 def call(plan: CallPlan, image: "LoadedImage", on_text: Callable[[str], None] | None = None) -> Result:
     """Plan → Result for one call made here and now (no retries beyond the backend's own)."""
-    from .backends import get_backend
-
     started = time.perf_counter()
     try:
         backend = get_backend(plan.spec.backend)

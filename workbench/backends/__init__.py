@@ -1,19 +1,9 @@
-"""Backend registry. Built-in backends register exactly like add-ons: one module, one `@register_backend`."""
+"""Backends: the contract (`base`), the registry, and the built-in backends (loaded by name at first use)."""
 from __future__ import annotations
 
-import importlib
+from .base import (UNRUNNABLE, Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply,
+                   ScoreUnavailable)
+from .registry import BACKENDS, BUILTIN, get_backend, load_builtin_backends, register_backend
 
-from .base import (BACKENDS, UNRUNNABLE, Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply,
-                   ScoreUnavailable, get_backend, register_backend)
-
-# Backend name → the module that registers it. Importing one is cheap: heavy libraries load at first use.
-BUILTIN = {"openai": "openai_compat", "transformers": "transformers_local", "mlx": "mlx_local"}
-
-
-def load_builtin_backends(name: str | None = None) -> None:
-    for module in [BUILTIN[name]] if name in BUILTIN else BUILTIN.values():
-        importlib.import_module(f"{__name__}.{module}")
-
-
-__all__ = ["BACKENDS", "UNRUNNABLE", "Availability", "Backend", "Capabilities", "ChatRequest", "Reply", "ScoreReply",
-           "ScoreUnavailable", "get_backend", "register_backend", "load_builtin_backends"]
+__all__ = ["BACKENDS", "BUILTIN", "UNRUNNABLE", "Availability", "Backend", "Capabilities", "ChatRequest", "Reply",
+           "ScoreReply", "ScoreUnavailable", "get_backend", "load_builtin_backends", "register_backend"]

@@ -146,34 +146,3 @@ class Backend(ABC):
         """The spec a batch sends with: the batch engine retries and paces calls itself, so a backend with its own
         retries turns them off here."""
         return spec
-
-
-BACKENDS: dict[str, type[Backend]] = {}
-_INSTANCES: dict[str, Backend] = {}
-
-
-def register_backend(name: str):
-    """Class decorator: `@register_backend("openai")` makes the backend selectable in the models file."""
-
-    def wrap(cls):
-        if not (isinstance(cls, type) and issubclass(cls, Backend)):
-            raise TypeError(f"{cls!r} must subclass workbench.backends.Backend")
-        cls.name = name
-        BACKENDS[name] = cls
-        return cls
-
-    return wrap
-
-
-def get_backend(name: str) -> Backend:
-    from ..errors import ConfigError
-
-    if name not in BACKENDS:
-        from . import load_builtin_backends
-
-        load_builtin_backends(name)
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r} — use one of: {', '.join(sorted(BACKENDS))}")
-    if name not in _INSTANCES:
-        _INSTANCES[name] = BACKENDS[name]()
-    return _INSTANCES[name]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
-from .base import Availability, Backend, Capabilities, ChatRequest, Reply, register_backend
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply
+from .registry import register_backend
 
 if TYPE_CHECKING:
     from ..models import ModelSpec

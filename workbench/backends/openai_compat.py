@@ -29,7 +29,8 @@ from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, Con
 from ..keys import resolve_key
 from ..providers import OPTIONAL_KEY
 from ..redact import redact
-from .base import Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply, register_backend
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply
+from .registry import register_backend
 
 PROBE_TIMEOUT_S = 1.0
 PROBE_CACHE_S = 10.0

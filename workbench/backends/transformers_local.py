@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BackendError, ConfigError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
 from .label_questions import IMAGE_PLACEHOLDER
-from .base import Availability, Backend, Capabilities, ChatRequest, Reply, register_backend
+from .base import Availability, Backend, Capabilities, ChatRequest, Reply
+from .registry import register_backend
 
 if TYPE_CHECKING:
     from ..models import ModelSpec
