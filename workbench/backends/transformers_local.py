@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from ..errors import BackendError, ConfigError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
 from .label_questions import IMAGE_PLACEHOLDER
 from .base import Availability, Backend, Capabilities, ChatRequest, Reply
+from .hub import cuda_present, offline_fixes, quantized_needs, weights_status
 from .registry import register_backend
 
 if TYPE_CHECKING:
@@ -131,10 +133,14 @@ def _load(spec: "ModelSpec") -> LoadedModel:
 
 
 def _explain_load_failure(model_id: str, e: Exception) -> str:
-    if os.environ.get("HF_HUB_OFFLINE") == "1" and not Path(model_id).exists():
-        return (f"{model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 — download it once "
-                f"online (`huggingface-cli download {model_id}`) or point the models file at a local folder")
-    return f"cannot load {model_id}: {str(e).splitlines()[0]} — check the hub id or folder in the models file"
+    said = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if not Path(model_id).exists() and (os.environ.get("HF_HUB_OFFLINE") == "1" or _OFFLINE.search(str(e))):
+        return f"cannot download {model_id} ({said[:160]}) — {offline_fixes(model_id)}"
+    return (f"cannot load {model_id}: {said} — check the hub id or folder (your models file, or "
+            "WORKBENCH_LOCAL_MODEL)")
+
+
+_OFFLINE = re.compile(r"connect|offline|resolve|network|timed? ?out|cannot find the requested files", re.I)
 
 
 def _installed(package: str) -> bool:
@@ -143,17 +149,6 @@ def _installed(package: str) -> bool:
     try:
         return importlib.util.find_spec(package) is not None
     except ValueError:  # in sys.modules as None: deliberately blocked
-        return False
-
-
-def _is_cached(model_id: str) -> bool:
-    if Path(model_id).is_dir():
-        return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
-    except Exception:  # a malformed id: from_pretrained will explain it at first use
         return False
 
 
@@ -170,11 +165,11 @@ class TransformersLocal(Backend):
             return Availability("not_installed", f"{spec.name} is {spec.quantization}: pip install bitsandbytes")
         if any(k[0] == spec.model for k in _LOADED):
             return Availability("ready", "loaded")
-        if _is_cached(spec.model):
-            return Availability("ready", "loads on first use")
-        if os.environ.get("HF_HUB_OFFLINE") == "1":
-            return Availability("unavailable", f"{spec.model} is not downloaded and HF_HUB_OFFLINE=1 is set")
-        return Availability("ready", "downloads from the Hugging Face Hub on first use")
+        weights = weights_status(spec.model)
+        if weights.runnable and spec.quantization and spec.device in ("auto", "cuda") and not cuda_present():
+            # Still runnable for those who insist: "needs_gpu" is a warning, not a block.
+            return Availability("needs_gpu", f"{quantized_needs(spec.model, spec.quantization)} ({weights.message})")
+        return weights
 
     def chat(self, spec: "ModelSpec", request: ChatRequest, keys: dict | None = None) -> Reply:
         loaded = load_model(spec)
