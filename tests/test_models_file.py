@@ -52,3 +52,32 @@ def test_bad_models_file_says_what_is_wrong(tmp_path, body, words):
 def test_unknown_model_name_lists_choices():
     with pytest.raises(ConfigError, match="GPT-4o"):
         resolve_models(["no such model"], list(default_models()))
+
+
+@pytest.mark.parametrize("body, words", [
+    ('[[models]]\nname = "a"\nmodel = "m"\nprovdier = "openai"\n',
+     ["line 4", "unknown key 'provdier'", "did you mean 'provider'?"]),
+    ('[[models]]\nname = "a"\nmodel = "m"\n\n[[model]]\nname = "b"\nmodel = "n"\n',
+     ["line 5", "'model'", "did you mean 'models'?", "[[models]]"]),
+    ('[[model]]\nname = "a"\nmodel = "m"\n', ["line 1", "did you mean 'models'?"]),
+    ('# nothing here yet\n', ["has no models", "[[models]]"]),
+])
+def test_a_typo_in_the_models_file_names_the_line_and_the_nearest_key(tmp_path, body, words):
+    path = tmp_path / "models.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as err:
+        load_models(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    for word in words:
+        assert word in message
+
+
+def test_an_unknown_model_never_points_at_the_packages_own_models_file(monkeypatch, tmp_path):
+    from workbench.models import DEFAULT_MODELS_FILE
+
+    monkeypatch.delenv("WORKBENCH_MODELS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./models.toml: the built-in list is in use
+    with pytest.raises(ConfigError) as err:
+        resolve_models(["no such model"])
+    assert str(DEFAULT_MODELS_FILE) not in str(err.value) and "models.toml of your own" in str(err.value)

@@ -72,31 +72,68 @@ class ModelSpec(BaseModel):
 
 def _read(path: Path) -> list[ModelSpec]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"models file {path} does not exist — create it or unset WORKBENCH_MODELS") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"models file {path} is not valid TOML: {e}") from None
+    for key in data:
+        if key != "models":
+            table = isinstance(data[key], (dict, list))
+            raise ConfigError(f"{path}, line {_line_of(text, key, table=table)}: unknown table or key {key!r}"
+                              f"{_did_you_mean(key, ['models'])} — each model is a [[models]] table")
     entries = data.get("models", [])
-    specs = []
-    for i, entry in enumerate(entries):
-        try:
-            specs.append(ModelSpec(**entry))
-        except ValidationError as e:
-            where = entry.get("name", f"entry {i + 1}")
-            raise ConfigError(f"{path}: model {where!r} is invalid: {_first_error(e)}") from None
-        if specs[-1].provider and specs[-1].provider not in PROVIDERS:
-            raise ConfigError(f"{path}: model {specs[-1].name!r} names unknown provider {specs[-1].provider!r}"
-                              f" — use one of: {', '.join(PROVIDERS)}")
+    if not entries:
+        raise ConfigError(f"{path} has no models — add at least one [[models]] table with a name and a model "
+                          "(see workbench/default_models.toml for examples)")
+    specs = [_entry(path, text, i, entry) for i, entry in enumerate(entries)]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: model names must be unique, found duplicates in {names}")
     return specs
 
 
-def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+def _entry(path: Path, text: str, i: int, entry: dict) -> ModelSpec:
+    where = entry.get("name", f"entry {i + 1}")
+    unknown = [k for k in entry if k not in ModelSpec.model_fields]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(f"{path}, line {_line_of(text, key, after=i)}: model {where!r} has an unknown key {key!r}"
+                          f"{_did_you_mean(key, list(ModelSpec.model_fields))} — the keys a model takes are: "
+                          f"{', '.join(ModelSpec.model_fields)}")
+    try:
+        spec = ModelSpec(**entry)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: model {where!r} is invalid: {_first_error(e)}") from None
+    if spec.provider and spec.provider not in PROVIDERS:
+        raise ConfigError(f"{path}: model {spec.name!r} names unknown provider {spec.provider!r}"
+                          f"{_did_you_mean(spec.provider, list(PROVIDERS))} — use one of: {', '.join(PROVIDERS)}")
+    return spec
+
+
+def _did_you_mean(word: str, valid: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, valid, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _line_of(text: str, key: str, after: int | None = None, table: bool = False) -> int | str:
+    """The line where `key` is set or opened as a table; with `after`, inside the (after+1)-th [[models]]."""
+    import re
+
+    lines = text.splitlines()
+    start = 0
+    if after is not None:
+        headers = [n for n, line in enumerate(lines) if re.match(r"\s*\[\[\s*models\s*\]\]", line)]
+        start = headers[after] if after < len(headers) else 0
+    name = re.escape(key)
+    pattern = re.compile(rf"\s*\[\[?\s*{name}\s*\]\]?" if table else rf"\s*({name}|\"{name}\")\s*=")
+    for n in range(start, len(lines)):
+        if pattern.match(lines[n]):
+            return n + 1
+    return "?"
 
 
 def models_file() -> Path:
@@ -137,9 +174,15 @@ def resolve_models(models, available: list[ModelSpec] | None = None) -> list[Mod
         elif m in by_name:
             out.append(by_name[m])
         else:
-            raise ConfigError(f"unknown model {m!r} — choose one of: {', '.join(by_name)} (or add it to "
-                              f"{models_file()})")
+            raise ConfigError(f"unknown model {m!r} — choose one of: {', '.join(by_name)}{_where_to_add()}")
     return out
+
+
+def _where_to_add() -> str:
+    path = models_file()
+    if path == DEFAULT_MODELS_FILE:  # the package's own file: never the place for a user's models
+        return " (or add it to a models.toml of your own: copy the built-in list and set WORKBENCH_MODELS)"
+    return f" (or add it to {path})"
 
 
 @lru_cache(maxsize=1)
