@@ -128,9 +128,8 @@ def test_achat_runs_concurrently(fault_server, image):
     async def many():
         return await asyncio.gather(*(backend.achat(spec(fault_server), ask(image), KEYS) for _ in range(10)))
 
-    started = time.perf_counter()
     assert len(asyncio.run(many())) == 10
-    assert time.perf_counter() - started < 1.5
+    assert fault_server.most_in_flight == 10  # all at once at the server, not one after another (no wall clock)
 
 
 # --- retries and deadlines -------------------------------------------------------------------------------
