@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 NO_ANSWER = "(no answer)"
 STATUS_ORDER = ("ok", "repaired", "invalid_output", "inconsistent", "refused", "empty", "truncated", "filtered",
                 "error")
+_EPS = 1e-6  # float rounding in a softmax, not a probability out of range
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
@@ -111,7 +112,7 @@ def _check_probabilities(df: pd.DataFrame) -> None:
         if not isinstance(probs, dict):
             continue
         bad = {k: v for k, v in probs.items()
-               if not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or not 0 <= v <= 1}
+               if not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or not -_EPS <= v <= 1 + _EPS}
         if bad:
             raise ConfigError(f"probabilities of {model!r} on {path} must lie between 0 and 1, got {bad} — give "
                               "probabilities, not percentages or scores (divide percentages by 100)")

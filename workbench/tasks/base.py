@@ -54,7 +54,8 @@ class Task:
         object.__setattr__(self, "kind", kind)  # frozen: the derived default is set once, here
         if kind not in KINDS:
             raise ConfigError(f"task {self.name!r}: kind={kind!r} is not one of {', '.join(KINDS)}")
-        if kind == "rating" and not (self.labels and all(re.fullmatch(r"-?\d+", x) for x in self.labels)):
+        if kind == "rating" and not (self.labels and all(re.fullmatch(r"-?\d+", x) for x in self.labels)
+                                     and [int(x) for x in self.labels] == sorted(int(x) for x in self.labels)):
             raise ConfigError(f"task {self.name!r} is a rating: give labels as integer strings, lowest first, "
                               "e.g. labels=('0', '1', '2', '3', '4', '5')")
         if self.positive is not None and self.positive not in self.labels:
@@ -105,7 +106,7 @@ class Task:
         if isinstance(self.verdict_format, str):
             try:
                 return self.verdict_format.format(**out)
-            except (KeyError, IndexError, ValueError):  # an output without the template's fields
+            except (KeyError, IndexError, ValueError, TypeError):  # an output without the template's fields
                 pass
         label = self.verdict(out)
         return "" if label is None else label.replace("_", " ")
