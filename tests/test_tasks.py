@@ -1,9 +1,13 @@
+import dataclasses
 import json
 
 import pytest
+from pydantic import BaseModel, Field, ValidationError
 
 from workbench import ConfigError
-from workbench.tasks import TASKS, get_task
+from workbench.cards import verdict_text
+from workbench.results import Result
+from workbench.tasks import TASKS, Task, get_task, register_task, task_for_run
 
 
 def test_registry_has_the_shipped_tasks():
@@ -47,14 +51,6 @@ def test_verdicts_are_strings():
 
 # --- self-contained tasks: kind, positive label, verdict text, registry, stored definitions ------------------
 
-import dataclasses  # noqa: E402
-
-from pydantic import BaseModel, Field, ValidationError  # noqa: E402
-
-from workbench.cards import verdict_text  # noqa: E402
-from workbench.results import Result  # noqa: E402
-from workbench.tasks import register_task, task_for_run  # noqa: E402
-
 
 def test_tasks_declare_their_kind_and_positive_label():
     kinds = {name: (TASKS[name].kind, TASKS[name].positive) for name in
@@ -84,7 +80,7 @@ class Colour(BaseModel):
     confidence: float = Field(0.5, ge=0, le=1)
 
 
-def colour_task(**kw) -> "Task":  # noqa: F821
+def colour_task(**kw) -> Task:
     return dataclasses.replace(get_task("pothole_severity"), name=kw.pop("name", "test_colour"), schema=Colour,
                                label_field="color", labels=("red", "green"), normalize=None, from_text=None,
                                decision={}, **kw)
