@@ -142,3 +142,30 @@ def test_a_changed_task_is_rebuilt_from_what_the_run_stored():
     assert task is not get_task("tag_rating") and task.levels == (1, 3)
     with pytest.raises(ConfigError, match="register_task"):
         task_for_run("never_registered", None)  # an old store without definitions: by name only
+
+
+class Box(BaseModel):
+    x: int = Field(ge=0)
+    label: str = Field("", max_length=5)
+
+
+class Rich(BaseModel):
+    kind: str
+    count: int | None = None
+    share: float = Field(0.5, gt=0, lt=1)
+    tags: list[str] = Field(default_factory=list)
+    boxes: list[Box] = Field(default_factory=list)
+    colours: list[str] = Field(default_factory=lambda: ["red"], min_length=1)
+    ok: bool = True
+
+
+def test_the_json_schema_subset_tasks_use_survives_the_store():
+    rich = Task(name="test_rich", title="t", description="d", prompt="p", schema=Rich, label_field="kind")
+    rebuilt = Task.from_definition(json.loads(json.dumps(rich.definition()))).schema
+    good = {"kind": "a", "count": None, "share": 0.2, "tags": ["x"], "boxes": [{"x": 1, "label": "cat"}]}
+    assert rebuilt.model_validate(good).model_dump() == {**Rich.model_validate(good).model_dump(),
+                                                         "colours": []}  # a factory's value is not data
+    for bad in ({"count": 1}, {"kind": "a", "share": 1}, {"kind": "a", "boxes": [{"x": -1}]},
+                {"kind": "a", "boxes": [{"x": 1, "label": "too long"}]}, {"kind": "a", "ok": "perhaps"}):
+        with pytest.raises(ValidationError):
+            rebuilt.model_validate(bad)
