@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from workbench.errors import ConfigError
 from workbench.evaluate import (agreement, attach_labels, calibration, classification_metrics, cohen_kappa,
                                 confusion_matrix, evaluate_run, format_compliance, latency_cost, per_class_metrics,
                                 prompt_changes, quadratic_weighted_kappa, rating_metrics, reliability_table,
@@ -170,3 +171,102 @@ def test_evaluate_run_bundles_tables_and_figures():
     scored = evaluate_run(SCORED)
     assert set(scored.figures()) == {"confusion", "reliability", "thresholds"}
     assert "summary" in scored.tables() and "ece" in scored.summary
+
+
+# --- numbers that match the references: defects found against scikit-learn ---------------------------------
+
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+
+def test_a_blank_label_cell_is_unlabelled_from_a_dataframe_as_from_a_csv(tmp_path):
+    # Three labelled images (2 right) and one blank cell: accuracy 2/3 on either path, never a class "nan".
+    (tmp_path / "labels.csv").write_text("file,label\na.jpg,minor\nb.jpg,severe\nc.jpg,minor\nd.jpg,\n")
+    results = frame([{"image_path": str(tmp_path / f"{n}.jpg"), "label": "minor"} for n in "abcd"])
+    by_path = attach_labels(results, tmp_path / "labels.csv")
+    by_frame = attach_labels(results, pd.read_csv(tmp_path / "labels.csv"))
+    for labelled in (by_path, by_frame):
+        assert labelled["expected"].tolist() == ["minor", "severe", "minor", None]
+        assert classification_metrics(labelled)["accuracy"].iloc[0] == pytest.approx(2 / 3)
+        assert "nan" not in confusion_matrix(labelled).index
+
+
+def test_a_blank_label_in_a_dataframe_given_to_a_batch_is_no_label(tmp_path):
+    from workbench.batch import BatchInput, with_labels
+
+    labels = pd.DataFrame({"file": ["a.jpg", "b.jpg"], "label": [1, None], "tag": ["tree", None]})  # 1.0, NaN
+    inputs = with_labels([BatchInput(str(tmp_path / "a.jpg")), BatchInput(str(tmp_path / "b.jpg"))], labels)
+    assert [(i.label, i.variables) for i in inputs] == [("1", {"tag": "tree"}), (None, {})]
+
+
+def test_float_labels_match_integer_answers_per_task_kind():
+    # pandas reads an integer column with a hole as floats: 1.0 and "1.0" are the rating 1, as the answer "1".
+    ratings = frame([{"expected": e, "label": p} for e, p in [(1.0, "1"), ("1.0", "1"), ("3", "3.0"), (4.0, "2")]],
+                    task="tag_rating")
+    assert classification_metrics(ratings)["accuracy"].iloc[0] == pytest.approx(3 / 4)
+    assert rating_metrics(ratings)["mae"].iloc[0] == pytest.approx(2 / 4)
+    assert list(confusion_matrix(ratings).index) == ["1", "3", "4", "2"]  # no "1.0" row beside "1"
+    classes = frame([{"expected": " Minor ", "label": "minor"}, {"expected": float("nan"), "label": "minor"}])
+    assert classification_metrics(classes)[["labelled", "accuracy"]].iloc[0].tolist() == [1, 1.0]
+
+
+def test_off_scale_ratings_are_excluded_and_counted_never_clipped_into_a_perfect_kappa():
+    # 7 and −2 against 5 and 0 used to be clipped to 5 and 0: QWK 1.0 beside MAE 1.33.
+    ratings = frame([{"expected": e, "label": p} for e, p in [("5", "7"), ("0", "-2"), ("3", "3"), ("2", "4")]],
+                    task="tag_rating")
+    row = rating_metrics(ratings).iloc[0]
+    assert (row["rated"], row["excluded"]) == (2, 2)
+    assert row["mae"] == pytest.approx(1.0) and row["qwk"] != pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="levels="):
+        quadratic_weighted_kappa([5, 0, 3], [7, -2, 3])
+    with pytest.raises(ConfigError, match="whole numbers"):
+        quadratic_weighted_kappa([2.5, 3], [2, 3])  # half points are not rounded (to even) either
+    only_off = frame([{"expected": "5", "label": "7"}], task="tag_rating")
+    assert math.isnan(rating_metrics(only_off)["qwk"].iloc[0])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_qwk_and_kappa_match_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    a, b = rng.integers(0, 6, n), rng.integers(0, 6, n)
+    ours = quadratic_weighted_kappa(a, b)
+    theirs = sklearn_metrics.cohen_kappa_score(a, b, weights="quadratic", labels=list(range(6)))
+    assert (math.isnan(ours) and math.isnan(theirs)) or ours == pytest.approx(theirs)
+    x, y = [str(v) for v in rng.integers(0, 3, n)], [str(v) for v in rng.integers(0, 3, n)]
+    ours, theirs = cohen_kappa(x, y), sklearn_metrics.cohen_kappa_score(x, y)
+    assert (math.isnan(ours) and math.isnan(theirs)) or ours == pytest.approx(theirs)
+
+
+def test_kappa_of_two_models_that_always_give_one_answer_is_undefined():
+    with pytest.warns(UserWarning):  # scikit-learn warns that kappa is undefined here, and gives NaN
+        assert math.isnan(sklearn_metrics.cohen_kappa_score(["true"] * 4, ["true"] * 4))
+    assert math.isnan(cohen_kappa(["true"] * 4, ["true"] * 4))
+    both = pd.concat([frame([{"label": "true"}] * 4, "moderation").assign(model=m) for m in ("A", "B")])
+    table = agreement(both)
+    assert table["agreement"].iloc[0] == 1.0 and math.isnan(table["kappa"].iloc[0])
+
+
+@pytest.mark.parametrize("probabilities", [{"true": 90, "false": 10}, {"true": 1.2, "false": -0.2},
+                                           {"true": "high"}])
+def test_probabilities_outside_zero_to_one_are_rejected_with_a_message(probabilities):
+    scored = frame([{"expected": "true", "label": "true", "probabilities": probabilities}], task="moderation")
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        calibration(scored)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        evaluate_run(scored)
+
+
+def test_metrics_follow_the_task_kind_and_positive_label_not_its_name():
+    from workbench.tasks import get_task
+
+    definition = {**get_task("tag_rating").definition(), "name": "stars", "labels": ["1", "2", "3"]}
+    stars = frame([{"expected": e, "label": p} for e, p in [("1", "1"), ("3", "2")]], task="stars")
+    stars.attrs["task_definition"] = definition  # as `open_run` gives it for a run of a task not registered here
+    assert evaluate_run(stars).ratings[["rated", "mae"]].iloc[0].tolist() == [2, 0.5]
+    with pytest.raises(ConfigError, match=r"from 1 to 3"):
+        quadratic_weighted_kappa([0], [1], levels=(1, 3))
+    flagged = {**get_task("moderation").definition(), "name": "spam", "positive": "false"}
+    spam = SCORED.assign(task="spam")
+    spam.attrs["task_definition"] = flagged
+    curve = threshold_curve(spam, thresholds=[0.5]).iloc[0]  # p(false) = .1 .2 .7 .55, truth F at 2 and 3
+    assert curve[["flagged", "precision", "recall"]].tolist() == pytest.approx([2, 0.5, 0.5])

@@ -163,6 +163,31 @@ def test_a_store_of_the_first_schema_gains_the_prompt_versions_table(tmp_path):
     assert reopened.save_prompt_version("moderation", "v1", "Is it safe?")["created"]
 
 
+def test_a_store_of_schema_2_gains_task_definitions_and_its_runs_find_tasks_by_name(tmp_path):
+    from workbench.tasks import get_task
+
+    db = tmp_path / "v2.db"
+    with sqlite3.connect(db) as conn:  # the runs table as schema 2 wrote it: no task_definition column
+        conn.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, task TEXT NOT NULL, models TEXT NOT NULL, prompts TEXT "
+                     "NOT NULL, params TEXT NOT NULL, source TEXT, fingerprint TEXT NOT NULL, n_items INTEGER NOT "
+                     "NULL, started_at TEXT NOT NULL, finished_at TEXT)")
+        conn.execute("INSERT INTO runs VALUES ('old-run', 'tag_rating', '[]', '{}', '{}', 'x', 'f', 0, 't', NULL)")
+        conn.execute("PRAGMA user_version = 2")
+    store = RunStore(db)
+    old = store.run("old-run")
+    assert old["task_definition"] is None and store.task("old-run") is get_task("tag_rating")
+    assert "task_definition" not in store.results("old-run").attrs
+    definition = {**get_task("tag_rating").definition(), "labels": ["1", "2", "3"]}
+    new = store.create_run(task="tag_rating", models=[], prompts={}, params={}, source="x", fingerprint="g",
+                           n_items=0, task_definition=definition)
+    reopened = RunStore(db)
+    assert reopened.run(new)["task_definition"] == definition
+    assert reopened.task(new).levels == (1, 3)  # the run's own definition, not today's registered task
+    assert reopened.results(new).attrs["task_definition"] == definition
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
 @pytest.mark.parametrize("returning", [True, False])  # False: the path for SQLite older than 3.35
 def test_copy_answers_files_the_newest_answer_under_new_items(tmp_path, monkeypatch, returning):
     import workbench.store as module

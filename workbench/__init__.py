@@ -16,7 +16,7 @@ from .errors import (AuthError, BackendError, ConfigError, DeadlineError, ImageE
 # Public name → module that defines it; loaded on first access so `import workbench` stays fast.
 _LAZY = {
     "load_image": "images", "encode_image": "images", "LoadedImage": "images", "EncodedImage": "images",
-    "TASKS": "tasks", "Task": "tasks", "get_task": "tasks",
+    "TASKS": "tasks", "Task": "tasks", "get_task": "tasks", "register_task": "tasks",
     "ModelSpec": "models", "load_models": "models", "resolve_models": "models",
     "Result": "results",
     "parse_reply": "parsing",

@@ -142,7 +142,7 @@ def _read_csv(path: Path, task_name: str | None) -> list[BatchInput]:
 def _csv_rows(rows: list[dict], base: Path, task_name: str | None, where: str) -> list[BatchInput]:
     inputs = []
     for n, row in enumerate(rows, start=2):
-        row = {str(k).strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+        row = {str(k).strip().lower(): _cell(v) for k, v in row.items() if k}
         column = next((c for c in PATH_COLUMNS if row.get(c)), None)
         if column is None:
             raise ConfigError(f"{where}: row {n} has no image path — name the column one of: "
@@ -155,6 +155,16 @@ def _csv_rows(rows: list[dict], base: Path, task_name: str | None, where: str) -
         inputs.append(BatchInput(os.path.abspath(base / row[column]), None if label in (None, "") else str(label),
                                  variables))
     return inputs
+
+
+def _cell(value):
+    """A DataFrame's cell as a CSV's: blank (NaN, pd.NA) is no value, not the label "nan"; a whole float
+    (pandas reads an integer column with a hole as floats) is the integer it stands for."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float):
+        return None if value != value else int(value) if value.is_integer() else value
+    return None if type(value).__name__ in ("NAType", "NaTType") else value
 
 
 def _unique(inputs: list[BatchInput]) -> list[BatchInput]:
@@ -355,7 +365,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     if run_id is None:
         run_id = store.create_run(task=task.name, models=[s.model_dump(mode="json") for s in specs],
                                   prompts=versions, params=params, source=source or _describe(inputs),
-                                  fingerprint=fingerprint, n_items=len(items))
+                                  fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
     options = _Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                        max_auth_failures=max_auth_failures, force=force)
     return _Execution(store, run_id, task, params, options, items, resumed, progress, on_progress).run()
@@ -389,7 +399,7 @@ def retry_failed(run_id: str, *, db: str | os.PathLike | RunStore | None = None,
     decoder_threads()
     store = db if isinstance(db, RunStore) else RunStore(db)
     run = store.run(run_id)
-    task = get_task(run["task"])
+    task = store.task(run["id"])  # the stored definition: the task need not be registered in this process
     specs = {m["name"]: ModelSpec(**m) for m in run["models"]}
     params = run["params"]
     items = []

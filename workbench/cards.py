@@ -34,21 +34,13 @@ def _usd(value: float | None) -> str:
 
 def verdict_text(result: Result) -> str:
     """What a person reads first: the label, score or answer."""
-    out = result.output or {}
-    task = result.task
-    if task == "tag_rating" and "score" in out:
-        return f"{out['score']} / 5"
-    if task == "pothole_severity" and "severity" in out:
-        return out["severity"].replace("_", " ")
-    if task == "moderation" and "flagged" in out:
-        cats = [k for k, v in (out.get("categories") or {}).items() if v]
-        return ("flagged: " + ", ".join(cats)) if out["flagged"] else "not flagged"
-    if task == "pii_detection" and "contains_pii" in out:
-        kinds = sorted({item.get("kind", "?") for item in out.get("found") or []})
-        return ("PII: " + ", ".join(kinds)) if out["contains_pii"] else "no PII found"
-    if "answer" in out:
-        return out["answer"]
-    return ""
+    from .tasks import TASKS
+
+    task = TASKS.get(result.task)
+    if task is not None:  # the task says how its verdict reads
+        return task.verdict_text(result.output)
+    out = result.output or {}  # a task this process does not know: its verdict, else a free answer
+    return str(out.get("answer") or result.label or "")
 
 
 def _reason(out: dict) -> str:

@@ -9,10 +9,15 @@ Every function takes a results DataFrame (`workbench.store.open_run`, `BatchRun.
 BatchRun, and groups by model and prompt version (and run, when the frame holds several). Failures count
 against accuracy (a model that did not answer did not get it right); rating errors (MAE) are over the answered
 items, with their number alongside. Metrics are computed with numpy and pandas only.
+
+What applies comes from the task, never its name: its kind (classification, rating, free text) picks the
+metrics and how labels compare, its positive label drives the threshold curve. A run's task is read from the
+store (`task_of`), so a task registered only in the process that ran the batch evaluates anywhere.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -26,11 +31,13 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from .tasks import Task
+
 NO_ANSWER = "(no answer)"
-POSITIVE = "true"  # moderation's flagged / PII's contains_pii
 STATUS_ORDER = ("ok", "repaired", "invalid_output", "inconsistent", "refused", "empty", "truncated", "filtered",
                 "error")
-RATING_TASKS = ("tag_rating",)
+_EPS = 1e-6  # float rounding in a softmax, not a probability out of range
+_INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
 # --- input ------------------------------------------------------------------------------------------------
@@ -57,14 +64,58 @@ def results_frame(results, db=None) -> pd.DataFrame:
     df["variables"] = [v if isinstance(v, dict) else (json.loads(v) if isinstance(v, str) and v else {})
                        for v in df["variables"]]
     df["variables_key"] = [json.dumps(v, sort_keys=True) for v in df["variables"]]
-    for column in ("label", "expected"):  # plain strings or None, compared case-insensitively
-        df[column] = pd.Series([None if _missing(v) else str(v).strip().lower() for v in df[column]],
-                               index=df.index, dtype=object)
+    kind = _kind(df)
+    for column in ("label", "expected"):
+        df[column] = pd.Series([normalize_label(v, kind) for v in df[column]], index=df.index, dtype=object)
+    _check_probabilities(df)
     return df
 
 
+def task_of(results: pd.DataFrame) -> "Task | None":
+    """The frame's task: the definition a stored run carries (`frame.attrs`), else the registered task of the
+    `task` column's name; None when neither is known (metrics then treat the labels as classes)."""
+    from .tasks import TASKS, task_for_run
+
+    definition = results.attrs.get("task_definition")
+    names = results["task"].dropna().unique() if "task" in results else []
+    if definition is not None:
+        return task_for_run(definition["name"], definition)
+    return TASKS.get(names[0]) if len(names) else None
+
+
+def _kind(df: pd.DataFrame) -> str:
+    task = task_of(df)
+    return task.kind if task is not None else "classification"
+
+
+def normalize_label(value, kind: str = "classification") -> str | None:
+    """One spelling per label, so a CSV's cell and a model's answer compare equal: blank (None, "", NaN) → None;
+    a whole float (1.0, as pandas reads an integer column with a hole) → "1"; ratings: "1.0" → "1";
+    otherwise the stripped, lower-cased text."""
+    if _missing(value) or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip().lower()
+    if kind == "rating" and _INTEGER.fullmatch(text):
+        return str(int(float(text)))
+    return text
+
+
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and np.isnan(value))
+
+
+def _check_probabilities(df: pd.DataFrame) -> None:
+    """Label probabilities lie in [0, 1]: percentages or scores would make calibration meaningless."""
+    for model, path, probs in zip(df["model"], df["image_path"], df["probabilities"]):
+        if not isinstance(probs, dict):
+            continue
+        bad = {k: v for k, v in probs.items()
+               if not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or not -_EPS <= v <= 1 + _EPS}
+        if bad:
+            raise ConfigError(f"probabilities of {model!r} on {path} must lie between 0 and 1, got {bad} — give "
+                              "probabilities, not percentages or scores (divide percentages by 100)")
 
 
 def attach_labels(results, labels) -> pd.DataFrame:
@@ -74,14 +125,14 @@ def attach_labels(results, labels) -> pd.DataFrame:
     df = results_frame(results)
     from .batch import collect_inputs
 
-    tasks = [t for t in df["task"].dropna().unique()] or [None]
+    task, kind = task_of(df), _kind(df)
     if isinstance(labels, pd.DataFrame):
-        inputs = collect_inputs(labels.to_dict("records"), tasks[0])
+        inputs = collect_inputs(labels.to_dict("records"), task)
     else:
         path = Path(labels)
         if not path.is_file():
             raise ConfigError(f"labels file {path} not found — give a CSV with path (or file) and label columns")
-        inputs = collect_inputs(path, tasks[0])
+        inputs = collect_inputs(path, task)
     by_path = {(i.path, json.dumps(i.variables, sort_keys=True)): i.label for i in inputs if i.label is not None}
     by_name = {}
     for i in inputs:
@@ -93,7 +144,8 @@ def attach_labels(results, labels) -> pd.DataFrame:
         if label is None:
             names = by_name.get((Path(str(path)).name, vkey), [])
             label = names[0] if len(set(names)) == 1 else None
-        expected.append(str(label).strip().lower() if label is not None else current)
+        label = normalize_label(label, kind)
+        expected.append(label if label is not None else current)
     df["expected"] = pd.Series(expected, index=df.index, dtype=object)
     return df
 
@@ -112,8 +164,7 @@ def _grouped(df: pd.DataFrame):
 
 
 def _is_rating(df: pd.DataFrame) -> bool:
-    task = df["task"].dropna().unique()
-    return len(task) > 0 and task[0] in RATING_TASKS
+    return _kind(df) == "rating"
 
 
 def _numeric(values) -> np.ndarray:
@@ -198,26 +249,53 @@ def _one_group(df: pd.DataFrame, model: str | None, prompt_version: str | None) 
 # --- 0–5 ratings --------------------------------------------------------------------------------------------
 
 
-def rating_metrics(results, levels: tuple[int, int] = (0, 5)) -> pd.DataFrame:
-    """MAE, share within one point, and quadratic weighted kappa, over the answered, labelled items."""
+def rating_metrics(results, levels: tuple[int, int] | None = None) -> pd.DataFrame:
+    """MAE, share within one point, and quadratic weighted kappa, over the answered, labelled items whose rating
+    and label are whole numbers on the scale (`levels`: the task's lowest and highest label, else 0–5).
+
+    The others (a 7 on a 0–5 scale, a half point) are neither rounded nor clipped: they are left out of all
+    three numbers and counted in `excluded`."""
     df = results_frame(results)
+    task = task_of(df)
+    levels = levels or (task.levels if task is not None and task.levels else (0, 5))
     rows = []
     for group, frame in _grouped(df):
         truth, pred = _numeric(frame["expected"]), _numeric(frame["label"])
         both = ~np.isnan(truth) & ~np.isnan(pred)
+        usable = both & _on_scale(truth, levels) & _on_scale(pred, levels)
         if not both.any():
             continue
-        error = np.abs(pred[both] - truth[both])
-        rows.append({**group, "rated": int(both.sum()), "mae": float(error.mean()),
-                     "within_1": float(np.mean(error <= 1)),
-                     "qwk": quadratic_weighted_kappa(truth[both], pred[both], levels)})
-    return pd.DataFrame(rows, columns=[*_groups(df), "rated", "mae", "within_1", "qwk"])
+        error = np.abs(pred[usable] - truth[usable])
+        rows.append({**group, "rated": int(usable.sum()), "excluded": int((both & ~usable).sum()),
+                     "mae": float(error.mean()) if usable.any() else float("nan"),
+                     "within_1": float(np.mean(error <= 1)) if usable.any() else float("nan"),
+                     "qwk": quadratic_weighted_kappa(truth[usable], pred[usable], levels) if usable.any()
+                     else float("nan")})
+    return pd.DataFrame(rows, columns=[*_groups(df), "rated", "excluded", "mae", "within_1", "qwk"])
+
+
+def _on_scale(values: np.ndarray, levels: tuple[int, int]) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (values == np.round(values)) & (values >= levels[0]) & (values <= levels[1])
 
 
 def quadratic_weighted_kappa(a, b, levels: tuple[int, int] = (0, 5)) -> float:
+    """Cohen's kappa with quadratic weights, for whole-number ratings from levels[0] to levels[1]. Anything else
+    raises: rounding or clipping would hide the disagreement it measures (`rating_metrics` excludes and counts)."""
     low, high = levels
-    a = np.clip(np.rint(np.asarray(a, dtype=float)), low, high).astype(int) - low
-    b = np.clip(np.rint(np.asarray(b, dtype=float)), low, high).astype(int) - low
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    for name, values in (("a", a), ("b", b)):
+        off = values[~_on_scale(values, levels)]
+        if len(off):
+            raise ConfigError(f"quadratic_weighted_kappa: {name} has {len(off)} rating(s) that are not whole "
+                              f"numbers from {low} to {high} (e.g. {off[0]:g}) — leave them out, or pass the "
+                              "scale as levels=(lowest, highest)")
+    if len(a) != len(b):
+        raise ConfigError(f"quadratic_weighted_kappa needs two equally long lists of ratings, got {len(a)} and "
+                          f"{len(b)}")
+    if not len(a):
+        return float("nan")
+    a, b = a.astype(int) - low, b.astype(int) - low
     k = high - low + 1
     observed = np.zeros((k, k))
     np.add.at(observed, (a, b), 1)
@@ -229,15 +307,18 @@ def quadratic_weighted_kappa(a, b, levels: tuple[int, int] = (0, 5)) -> float:
 
 
 def cohen_kappa(a, b) -> float:
-    """Agreement beyond chance between two raters' labels (1 = always agree, 0 = chance, <0 = worse)."""
+    """Agreement beyond chance between two raters' labels (1 = always agree, 0 = chance, <0 = worse).
+
+    NaN (undefined, shown "—") when there is nothing to compare or both always give one and the same answer,
+    as scikit-learn's cohen_kappa_score: agreeing by construction is not agreement beyond chance."""
     a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
     if len(a) == 0:
         return float("nan")
     observed = float(np.mean(a == b))
     classes = set(a) | set(b)
     chance = sum(float(np.mean(a == c)) * float(np.mean(b == c)) for c in classes)
-    if chance == 1.0:
-        return 1.0 if observed == 1.0 else float("nan")
+    if chance == 1.0:  # both always gave one and the same answer: agreement beyond chance is undefined
+        return float("nan")
     return (observed - chance) / (1 - chance)
 
 
@@ -287,9 +368,17 @@ def calibration(results, bins: int = 10) -> pd.DataFrame:
         columns=["model", "prompt_version", "scored", "ece"])
 
 
-def threshold_curve(results, positive: str = POSITIVE, thresholds=None) -> pd.DataFrame:
-    """Precision and recall of "flag when p(positive) ≥ threshold" as the threshold moves (moderation, PII)."""
+def threshold_curve(results, positive: str | None = None, thresholds=None) -> pd.DataFrame:
+    """Precision and recall of "flag when p(positive) ≥ threshold" as the threshold moves (moderation, PII).
+
+    positive: the label that means "flag"; by default the task's `positive` (no curve for tasks without one)."""
     df = results_frame(results)
+    if positive is None:
+        task = task_of(df)
+        positive = task.positive if task is not None else None
+    if positive is None:
+        return pd.DataFrame(columns=[*_groups(df), "threshold", "flagged", "precision", "recall"])
+    positive = normalize_label(positive, _kind(df))
     thresholds = np.round(np.linspace(0, 1, 21), 2) if thresholds is None else np.asarray(thresholds, dtype=float)
     rows = []
     for group, frame in _grouped(df):

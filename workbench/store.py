@@ -34,13 +34,15 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = Path("runs") / "workbench.db"
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 2  # 2: prompt_versions (a version-1 store gains the table on open)
+# 2: prompt_versions (a version-1 store gains the table on open); 3: runs.task_definition (added on open)
+SCHEMA_VERSION = 3
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id          TEXT PRIMARY KEY,
     task        TEXT NOT NULL,
+    task_definition TEXT,                 -- JSON Task.definition(), so any process has the task (NULL before schema 3)
     models      TEXT NOT NULL,            -- JSON list of model specs (key *names* only, never keys)
     prompts     TEXT NOT NULL,            -- JSON {version: prompt template}
     params      TEXT NOT NULL,            -- JSON {max_tokens, temperature, max_edge, detail, mode}
@@ -208,14 +210,23 @@ class RunStore:
     # --- runs ----------------------------------------------------------------------------------------------
 
     def create_run(self, *, task: str, models: list[dict], prompts: dict[str, str], params: dict,
-                   source: str, fingerprint: str, n_items: int) -> str:
+                   source: str, fingerprint: str, n_items: int, task_definition: dict | None = None) -> str:
+        """task_definition: `Task.definition()`, so the run can be retried and evaluated where the task is not
+        registered."""
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         with _transaction(self.conn) as conn:
-            conn.execute("INSERT INTO runs (id, task, models, prompts, params, source, fingerprint, n_items, "
-                         "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, task, _dumps(models), _dumps(prompts), _dumps(params), source, fingerprint,
-                          n_items, now_iso()))
+            conn.execute("INSERT INTO runs (id, task, task_definition, models, prompts, params, source, fingerprint, "
+                         "n_items, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, task, _dumps(task_definition), _dumps(models), _dumps(prompts), _dumps(params),
+                          source, fingerprint, n_items, now_iso()))
         return run_id
+
+    def task(self, run_id: str):
+        """The run's Task: as registered when that is the stored definition, else rebuilt from the store."""
+        from .tasks import task_for_run
+
+        run = self.run(run_id)
+        return task_for_run(run["task"], run["task_definition"])
 
     def run(self, run_id: str) -> dict:
         """The run's definition; raises ConfigError naming the runs that do exist when there is no such run."""
@@ -229,8 +240,8 @@ class RunStore:
             hint = f"recent runs: {', '.join(latest)}" if latest else "this store has no runs yet"
             raise ConfigError(f"no run {run_id!r} in {self.path} — {hint} (`workbench runs` lists them)")
         run = dict(row)
-        for key in ("models", "prompts", "params"):
-            run[key] = json.loads(run[key])
+        for key in ("models", "prompts", "params", "task_definition"):
+            run[key] = None if run[key] is None else json.loads(run[key])
         return run
 
     def unfinished_run(self, fingerprint: str) -> str | None:
@@ -313,6 +324,8 @@ class RunStore:
         frame = pd.DataFrame(rows, columns=["id", *RESULT_COLUMNS])
         frame["cached"] = frame["cached"].astype(bool)
         frame.insert(1, "task", run["task"])
+        if run["task_definition"] is not None:  # evaluation reads the task from here (workbench.evaluate.task_of)
+            frame.attrs["task_definition"] = run["task_definition"]
         return frame
 
     def stored_keys(self, run_id: str, *, failures: bool = True) -> set[tuple]:
@@ -520,6 +533,10 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    # CREATE TABLE IF NOT EXISTS leaves an older runs table as it was: add the columns it lacks.
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "task_definition" not in have:
+        conn.execute("ALTER TABLE runs ADD COLUMN task_definition TEXT")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

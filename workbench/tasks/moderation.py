@@ -48,6 +48,11 @@ def _check(out: Moderation) -> str | None:
     return None
 
 
+def _reads(out: dict) -> str:
+    cats = [k for k, v in (out.get("categories") or {}).items() if v]
+    return ("flagged: " + ", ".join(cats)) if out.get("flagged") else "not flagged"
+
+
 TASK = Task(
     name="moderation",
     title="Content moderation",
@@ -64,6 +69,8 @@ TASK = Task(
     schema=Moderation,
     label_field="flagged",
     labels=("false", "true"),
+    positive="true",
+    verdict_format=_reads,
     normalize=_normalize,
     check=_check,
     decision={

@@ -43,6 +43,11 @@ def _check(out: PIIDetection) -> str | None:
     return None
 
 
+def _reads(out: dict) -> str:
+    kinds = sorted({item.get("kind", "?") for item in out.get("found") or []})
+    return ("PII: " + ", ".join(kinds)) if out.get("contains_pii") else "no PII found"
+
+
 TASK = Task(
     name="pii_detection",
     title="PII detection",
@@ -56,6 +61,8 @@ TASK = Task(
     schema=PIIDetection,
     label_field="contains_pii",
     labels=("false", "true"),
+    positive="true",
+    verdict_format=_reads,
     normalize=_normalize,
     check=_check,
     decision={"contains_pii": {"type": "noul", "instructions": "Does this image show personal data (PII), such as: "
