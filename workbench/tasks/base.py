@@ -125,5 +125,5 @@ class Task:
         has none, so it parses strictly by its schema. Register the task to get them back."""
         from .definition import task_from_definition
 
-        return task_from_definition(definition)
+        return task_from_definition(definition, cls)
 

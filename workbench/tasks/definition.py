@@ -33,20 +33,19 @@ def task_definition(task) -> dict:
             "schema": task.schema.model_json_schema()}
 
 
-def task_from_definition(definition: dict):
+def task_from_definition(definition: dict, task_class: type):
     """Cached by content: evaluation asks for the same run's task many times."""
     if not isinstance(definition, dict) or definition.get("format") != FORMAT:
         raise ConfigError(f"not a stored task definition (format {FORMAT}): {str(definition)[:80]!r}")
-    return _rebuild(json.dumps(definition, sort_keys=True))
+    return _rebuild(json.dumps(definition, sort_keys=True), task_class)
 
 
 @functools.lru_cache(maxsize=64)
-def _rebuild(text: str):
-    from .base import Task
-
+def _rebuild(text: str, task_class: type):
+    """`task_class` is passed in (it is `Task`) so this module does not import the one that imports it."""
     d = json.loads(text)
     schema = model_from_schema(d["schema"])
-    return Task(name=d["name"], title=d["title"], description=d["description"], prompt=d["prompt"],
+    return task_class(name=d["name"], title=d["title"], description=d["description"], prompt=d["prompt"],
                 schema=schema, label_field=d["label_field"], labels=tuple(d["labels"]), free_text=d["free_text"],
                 examples=d["examples"], decision=d["decision"], kind=d["kind"], positive=d["positive"],
                 verdict_format=d["verdict_format"])
