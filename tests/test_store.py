@@ -190,7 +190,7 @@ def test_a_store_of_schema_2_gains_task_definitions_and_its_runs_find_tasks_by_n
 
 @pytest.mark.parametrize("returning", [True, False])  # False: the path for SQLite older than 3.35
 def test_copy_answers_files_the_newest_answer_under_new_items(tmp_path, monkeypatch, returning):
-    import workbench.store as module
+    import workbench.store.results as module  # where copy_answers reads it
 
     monkeypatch.setattr(module, "_HAS_RETURNING", returning)
     store = RunStore(tmp_path / "wb.db")
