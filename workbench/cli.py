@@ -36,8 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from .errors import WorkbenchError
 
+    if getattr(args, "no_progress", False):
+        _quiet_progress_bars()
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `workbench runs | head`: the reader has seen enough; end quietly
+        _stop_writing_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         _error("interrupted — stored results are kept; rerun the same command to resume")
         return EXIT_INTERRUPTED
@@ -241,6 +246,7 @@ def cmd_eval(args) -> int:
     else:
         import pandas as pd
 
+        tables = {name: _dollars_shown(table) for name, table in tables.items()}
         with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
             for name in ("summary", "per_class", "ratings", "calibration", "agreement", "prompt_changes"):
                 if name in tables:
@@ -366,8 +372,23 @@ def _report(run, as_json: bool) -> int:
         if run.up_to_date:
             _note("`--force` sends every call again; `--new-run` starts a new run, served from the store")
         if run.failed:
-            _note(f"{run.failed} items failed — `workbench retry {run.run_id}` re-sends only those")
+            _note(f"{_plural(run.failed, 'item')} failed — `workbench retry {run.run_id}` re-sends only those")
     return code
+
+
+def _dollars_shown(table):
+    """Dollar columns as "$3.61" and unknown as "—" (never NaN, never $0.00)."""
+    import pandas as pd
+
+    from .costs import format_usd
+
+    columns = [c for c in table.columns if "cost" in c or c.endswith("_usd")]
+    if not columns:
+        return table
+    table = table.copy()
+    for column in columns:
+        table[column] = [format_usd(None if pd.isna(v) else float(v)) for v in table[column]]
+    return table
 
 
 def _exit_code(answered: int, total: int) -> int:
@@ -399,6 +420,32 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {value}")
     return value
+
+
+def _quiet_progress_bars() -> None:
+    """--no-progress: no bars from the libraries either (transformers' weight loading, hub downloads). Set before
+    they are imported, which is when they read it."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
+        transformers.utils.logging.disable_progress_bar()
+
+
+def _stop_writing_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+    except (OSError, ValueError):
+        pass
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _error(message: str) -> None:
