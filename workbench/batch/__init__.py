@@ -24,7 +24,6 @@ calls), `lane` (the glue), `writer`, `progress`, `context` (what the lanes share
 from __future__ import annotations
 
 from .inputs import IMAGE_SUFFIXES, PATH_COLUMNS, BatchInput, collect_inputs, prompt_versions, with_labels
-from .lane import Lane as _Lane
 from .limiter import Limiter as _Limiter
 from .progress import BatchProgress
 from .reader import decoder_threads

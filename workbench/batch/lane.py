@@ -41,15 +41,15 @@ class Lane:
         self.sender = Sender(context, backend, self.limiter, self.breaker, self.capabilities)
         self.followers = Followers(context.answers, self._queue)
         self.batched = False  # several images per forward pass (chat_batch): decided in run(), from capabilities
-        self.prepare = None  # the backend's prepare_image, where it encodes ahead (see run())
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.work: asyncio.Queue | None = None
 
     async def run(self) -> None:
         await self._check_models()
         capabilities = self.capabilities.values()
         self.batched = self.local and self.context.options.batch_size > 1 and all(c.batching for c in capabilities)
-        if self.context.params["mode"] == "generate" and all(c.encodes_ahead for c in capabilities):
-            self.prepare = self.backend.prepare_image
+        # where every model takes it, images are encoded ahead, in the decoder threads
+        encodes_ahead = self.context.params["mode"] == "generate" and all(c.encodes_ahead for c in capabilities)
         if self.local:  # model-major: consecutive items share a model (and a `chat_batch` call)
             order = {name: i for i, name in enumerate(dict.fromkeys(it.spec.name for it in self.items))}
             self.items.sort(key=lambda it: order[it.spec.name])
@@ -58,7 +58,7 @@ class Lane:
         consume = self._consume_batches if self.batched else self._consume
         consumers = [asyncio.create_task(consume(self.work)) for _ in range(self.workers)]
         try:
-            await self._produce()
+            await self._produce(self.backend.prepare_image if encodes_ahead else None)
             await self.followers.drain()  # a follower whose leader failed sends its own call
             for _ in consumers:
                 await self.work.put(None)
@@ -75,16 +75,16 @@ class Lane:
                 status = Availability("unknown", str(e))
             if not status.runnable:
                 self.blocked[spec.name] = (status.status, status.message)
-                self.context.say(f"{spec.name}: {status.message or status.status} — its items are stored as failures, "
-                             "not sent")
+                self.context.say(f"{spec.name}: {status.message or status.status} — its items are stored as "
+                                 "failures, not sent")
             self.capabilities[spec.name] = self.backend.capabilities(spec)
 
     # --- producing: read each image once, serve cached and duplicate calls, queue the rest -----------------
 
-    async def _produce(self) -> None:
+    async def _produce(self, prepare) -> None:
         reads = ReadAhead(by_image(self.items), self.decoders, self.decoder_count, in_flight=self.limiter.max,
                           call_s=lambda: self.sender.call_s, screen=self._screen, lookup=self.context.answers.stored,
-                          max_edge=self.context.params["max_edge"], prepare=self.prepare)
+                          max_edge=self.context.params["max_edge"], prepare=prepare)
         writer = self.context.writer
         try:
             reads.start()
