@@ -24,7 +24,7 @@ calls), `lane` (the glue), `writer`, `progress`, `context` (what the lanes share
 from __future__ import annotations
 
 from .inputs import IMAGE_SUFFIXES, PATH_COLUMNS, BatchInput, collect_inputs, prompt_versions, with_labels
-from .limiter import Limiter as _Limiter
+from .limiter import Limiter as _Limiter  # the name tests/test_batch.py imports
 from .progress import BatchProgress
 from .reader import decoder_threads
 from .retry import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_AUTH_FAILURES
