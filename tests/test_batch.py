@@ -285,12 +285,12 @@ def test_images_are_read_on_more_threads_only_when_reading_keeps_calls_waiting(t
     import hashlib
     import threading
 
-    from workbench import batch
+    from workbench.batch import reader
 
     monkeypatch.setenv("WORKBENCH_DECODERS", "4")
     heavy = bytes(64 << 20) if cpu_s_per_image else b""  # hashing 64 MB: ~30 ms of CPU, GIL released
     reading, most, lock = 0, 0, threading.Lock()
-    real = batch._read_image
+    real = reader._read_image
 
     def read(*args):
         nonlocal reading, most
@@ -304,7 +304,7 @@ def test_images_are_read_on_more_threads_only_when_reading_keeps_calls_waiting(t
             with lock:
                 reading -= 1
 
-    monkeypatch.setattr(batch, "_read_image", read)
+    monkeypatch.setattr(reader, "_read_image", read)
     make_images(tmp_path / "imgs", 40)
     with FaultServer(latency_s=0.05) as server:
         run = run_batch(tmp_path / "imgs", "ask", [fault_spec(server, "ok")], db=tmp_path / "wb.db", workers=8,
@@ -316,9 +316,9 @@ def test_images_are_read_on_more_threads_only_when_reading_keeps_calls_waiting(t
 def test_a_failure_while_queueing_image_reads_stops_the_batch_resumably(tmp_path, fault_server, monkeypatch):
     # Reads are queued from the event loop's callbacks too, where an exception would otherwise vanish and the
     # batch end with items never sent: it must surface, and the run stay resumable.
-    from workbench import batch
+    from workbench.batch.reader import ReadAhead
 
-    real, queued = batch._Lane._read_ahead, []
+    real, queued = ReadAhead._read_ahead, []
 
     def read_ahead(self, chunk):
         queued.append(chunk)
@@ -326,13 +326,13 @@ def test_a_failure_while_queueing_image_reads_stops_the_batch_resumably(tmp_path
             raise RuntimeError("disk gone")
         return real(self, chunk)
 
-    monkeypatch.setattr(batch._Lane, "_read_ahead", read_ahead)
+    monkeypatch.setattr(ReadAhead, "_read_ahead", read_ahead)
     make_images(tmp_path / "imgs", 60)
     db = tmp_path / "wb.db"
     spec = fault_spec(fault_server, "ok")
     with pytest.raises(RuntimeError, match="disk gone"):
         run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=8, progress=False)
-    monkeypatch.setattr(batch._Lane, "_read_ahead", real)
+    monkeypatch.setattr(ReadAhead, "_read_ahead", real)
     resumed = run_batch(tmp_path / "imgs", "ask", [spec], db=db, workers=8, progress=False)
     assert resumed.resumed and resumed.answered == 60
 

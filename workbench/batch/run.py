@@ -1,0 +1,269 @@
+"""Running a batch: `run_batch`, `retry_failed`, and one pass over a run's pending items."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ..backends import get_backend
+from ..errors import ConfigError, WorkbenchError
+from ..lifecycle import check_mode
+from ..models import ModelSpec, resolve_models
+from ..store import RunStore
+from ..tasks import Task, get_task
+from .cache import Answers
+from .context import Options, RunContext
+from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, file_stat, prompt_versions, with_labels
+from .items import Item, describe, expand, fingerprint_of, item_of
+from .lane import Lane, lane_of
+from .progress import BatchProgress, Progress
+from .reader import decoder_pool, decoder_threads
+from .retry import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_AUTH_FAILURES
+from .writer import Writer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass
+class BatchRun:
+    run_id: str
+    db: str
+    task: str
+    total: int  # items in the batch (images × models × prompt versions)
+    answered: int  # stored with a model answer (any parsed status, `invalid_output` included)
+    failed: int  # stored as a typed failure: `retry_failed(run_id)` re-sends these
+    cached: int  # items of this run served from the store, without a call
+    calls: int  # calls this process sent, retries included
+    spent_usd: float | None  # cost of those calls, where known
+    elapsed_s: float
+    resumed: bool  # an interrupted run of the same batch was continued
+    messages: list[str] = field(default_factory=list)  # lane stops, unavailable models
+    up_to_date: bool = False  # the same batch had finished, all answered, no image changed: that run, unchanged
+
+    @property
+    def complete(self) -> bool:
+        return self.answered + self.failed >= self.total
+
+    def results(self) -> "pd.DataFrame":
+        return RunStore(self.db).results(self.run_id)
+
+    def summary(self) -> str:
+        from ..costs import format_usd
+
+        if self.up_to_date:
+            return (f"run {self.run_id}: up to date — {self.total} items, all answered earlier, no image changed "
+                    f"since; nothing sent, {self.elapsed_s:.1f} s")
+        return (f"run {self.run_id}: {self.total} items, {self.answered} answered, {self.failed} failed, "
+                f"{self.cached} from cache, {self.calls} calls, {format_usd(self.spent_usd)} spent, "
+                f"{self.elapsed_s:.1f} s")
+
+
+def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables: dict | None = None, labels=None,
+              db: str | os.PathLike | RunStore | None = None, keys: dict[str, str] | None = None,
+              workers: int = DEFAULT_WORKERS, max_tokens: int = 512, temperature: float = 0.0,
+              max_edge: int | None = None, detail: str | None = None, mode: str = "generate",
+              force: bool = False, run_id: str | None = None, resume: bool = True, batch_size: int = 1,
+              max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
+              progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
+              source: str | None = None) -> BatchRun:
+    """Run every input through every model and prompt version; returns when every item is stored.
+
+    inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
+    prompts: None (the task's prompt), a template, a list of templates (v1, v2…) or {version: template}; in a
+    string or list, a whitespace-free name such as "strict" is a prompt version saved in the store for this task
+    (`RunStore.save_prompt_version`, the playground's "Save as prompt version"); see `prompt_versions`.
+    variables: default prompt variables for every input (a CSV's columns win).
+    labels: a labels CSV (path|file, label[, task][, variables]) matched to the inputs by path or file name; the
+    labels are stored with the results, so the run can be evaluated later without the file.
+    workers: concurrent calls per HTTP lane (local models always run one at a time, `batch_size` per call).
+    force: send every call even when the store holds the answer. resume: continue the unfinished run of the
+    very same batch instead of starting a new one; when that batch has finished with every item answered and no
+    image file has changed since, return its run as it is (`up_to_date`), sending nothing. run_id: continue
+    that run.
+    Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
+    anything is sent; every failure after that is stored with its item."""
+    started = time.perf_counter()
+    task = get_task(task)
+    check_mode(mode)
+    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures)
+    given = collect_inputs(inputs, task)
+    if labels is not None:
+        given = with_labels(given, labels, task)
+    if not given:
+        raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    store = db if isinstance(db, RunStore) else RunStore(db)
+    versions = prompt_versions(task, prompts, store)
+    if variables:
+        given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
+    params = {"max_tokens": max_tokens, "temperature": temperature, "max_edge": max_edge, "detail": detail,
+              "mode": mode}
+    items = expand(given, specs, versions, task, params)
+    fingerprint = fingerprint_of(task, specs, versions, params, given)
+    resumed = False
+    if run_id is not None:
+        run_id = store.run(run_id)["id"]
+        store.mark_running(run_id)
+        resumed = True
+    elif resume and not force:
+        run_id = store.unfinished_run(fingerprint)
+        resumed = run_id is not None
+        if run_id is None and (done := _up_to_date(store, fingerprint, given)) is not None:
+            return _nothing_to_do(store, done, task, len(items), started)
+    if run_id is None:
+        run_id = store.create_run(task=task.name, models=[s.model_dump(mode="json") for s in specs],
+                                  prompts=versions, params=params, source=source or describe(inputs),
+                                  fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
+    options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
+                      max_auth_failures=max_auth_failures, force=force)
+    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress).run()
+
+
+def _checked_settings(models, workers: int, batch_size: int, max_attempts: int,
+                      max_auth_failures: int) -> list[ModelSpec]:
+    """The batch's models; a bad setting raises ConfigError here, before the run exists."""
+    if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
+        raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
+    decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error too
+    specs = resolve_models(models)
+    for spec in specs:
+        get_backend(spec.backend)  # an unknown backend is a settings error
+    return specs
+
+
+def _up_to_date(store: RunStore, fingerprint: str, inputs: list[BatchInput]) -> str | None:
+    """The finished run of this very batch, if every item of it was answered and no image file changed since:
+    a new run would only copy the same answers out of the store."""
+    run_id = store.finished_run(fingerprint)
+    recorded = store.answered_images(run_id) if run_id else None
+    if recorded is None or any(recorded.get(inp.path) != file_stat(inp.path) for inp in inputs):
+        return None
+    return run_id
+
+
+def _nothing_to_do(store: RunStore, run_id: str, task: Task, total: int, started: float) -> BatchRun:
+    counts = store.counts(run_id)
+    message = (f"run {run_id} is up to date: every item answered and no image changed since, so nothing was "
+               "sent — force=True (--force) sends every call again; resume=False (--new-run) starts a new run "
+               "served from the store")
+    return BatchRun(run_id, str(store.path), task.name, total, counts["answered"], counts["failed"], cached=total,
+                    calls=0, spent_usd=None, elapsed_s=time.perf_counter() - started, resumed=False,
+                    messages=[message], up_to_date=True)
+
+
+def retry_failed(run_id: str, *, db: str | os.PathLike | RunStore | None = None,
+                 keys: dict[str, str] | None = None, workers: int = DEFAULT_WORKERS, batch_size: int = 1,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
+                 progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchRun:
+    """Re-send only the items of `run_id` stored as failures (a stored answer elsewhere is still reused)."""
+    decoder_threads()
+    store = db if isinstance(db, RunStore) else RunStore(db)
+    run = store.run(run_id)
+    task = store.task(run["id"])  # the stored definition: the task need not be registered in this process
+    specs = {m["name"]: ModelSpec(**m) for m in run["models"]}
+    params = run["params"]
+    items = []
+    for row in store.failed_rows(run["id"]):
+        spec = specs.get(row["model"])
+        template = run["prompts"].get(row["prompt_version"])
+        if spec is None or template is None:
+            continue
+        inp = BatchInput(row["image_path"], row["expected"], row["variables"] or {})
+        items.append(item_of(inp, spec, row["prompt_version"], task.render(template, inp.variables), params))
+    store.mark_running(run["id"])
+    options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
+                      max_auth_failures=max_auth_failures, force=False, retrying=True)
+    return Execution(store, run["id"], task, params, options, items, True, progress, on_progress,
+                     total=run["n_items"]).run()
+
+
+class Execution:
+    """One pass over a run's pending items: skip stored ones, copy cached ones, send the rest."""
+
+    def __init__(self, store: RunStore, run_id: str, task: Task, params: dict, options: Options,
+                 items: list[Item], resumed: bool, show_progress: bool,
+                 on_progress: Callable[[BatchProgress], None] | None, total: int | None = None) -> None:
+        self.store, self.run_id, self.task, self.params, self.options = store, run_id, task, params, options
+        self.items, self.resumed = items, resumed
+        self.total = len(items) if total is None else total  # a retry sends a few items of a larger run
+        self.show_progress, self.on_progress = show_progress, on_progress
+
+    def run(self) -> BatchRun:
+        started = time.perf_counter()
+        stored = self.store.stored_keys(self.run_id, failures=not self.options.retrying)
+        pending = [it for it in self.items if it.key not in stored]
+        progress = Progress(self.run_id, len(self.items), len(self.items) - len(pending), self.show_progress,
+                            self.on_progress)
+        answers: Answers | None = None
+
+        def committed(rows: list[dict]) -> None:
+            """In the writer thread once `rows` are durable: the store answers for them, and they count done."""
+            answers.committed(rows)
+            progress.committed(rows)
+
+        writer = Writer(self.store, committed)  # nothing is committed before `answers` is set: nothing was put
+        answers = Answers(self.store, self.run_id, writer, self.options.force)
+        context = RunContext(self.store, self.run_id, self.task, self.params, self.options, writer, answers,
+                             progress)
+        completed = False
+        try:
+            if not self.options.force:
+                pending = answers.copy_known(pending, progress.committed)
+            if pending:
+                _run_coroutine(_send(context, pending))
+            completed = True
+        finally:
+            writer.close()  # stores every answer already received, interrupted or not
+            progress.close()
+            if completed and writer.error is None:
+                self.store.finish_run(self.run_id)
+        if writer.error is not None:
+            raise WorkbenchError(f"could not write results to {self.store.path}: {writer.error} — the run "
+                                 f"{self.run_id} can be resumed once the store is writable") from writer.error
+        counts = self.store.counts(self.run_id)
+        return BatchRun(self.run_id, str(self.store.path), self.task.name, self.total, counts["answered"],
+                        counts["failed"], progress.cached, progress.calls, progress.spent,
+                        time.perf_counter() - started, self.resumed, context.messages)
+
+
+async def _send(context: RunContext, pending: list[Item]) -> None:
+    """Every pending item through its lane: the lanes run side by side on this event loop."""
+    threads = decoder_threads()
+    decoders = decoder_pool(threads)
+    lanes: dict[str, Lane] = {}
+    lane_for: dict[str, Lane] = {}  # model name -> its lane, worked out once per model, not per item
+    for it in pending:
+        lane = lane_for.get(it.spec.name)
+        if lane is None:
+            backend = get_backend(it.spec.backend)
+            key, local = lane_of(it.spec, backend)
+            if key not in lanes:
+                lanes[key] = Lane(context, backend, key, local, decoders, threads)
+            lane = lane_for[it.spec.name] = lanes[key]
+        lane.items.append(it)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for backend in {id(lane.backend): lane.backend for lane in lanes.values()}.values():
+                await stack.enter_async_context(backend.session())  # e.g. one HTTP client per server
+            await asyncio.gather(*(lane.run() for lane in lanes.values()))
+    finally:
+        decoders.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_coroutine(coroutine) -> None:
+    """asyncio.run here, or in a helper thread when this thread already runs a loop (Jupyter, Gradio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
