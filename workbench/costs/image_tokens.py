@@ -238,8 +238,11 @@ IMAGE_TOKEN_RULES: list[ImageTokenRule] = [
     ImageTokenRule("openai-gpt-5-tiles", _OPENAI + r"gpt-5(?:-chat-latest|-\d{4}-\d{2}-\d{2})?$", _GPT_5_TILES),
     ImageTokenRule("openai-tiles", _OPENAI + r"(?:o1|o1-pro|o3|o3-pro)(?:-\d{4}-\d{2}-\d{2})?$",
                    partial(openai_tiles, base=75, per_tile=150)),
-    ImageTokenRule("claude", r"claude", claude),
-    ImageTokenRule("gemini-3", r"gemini-3", gemini_3),
+    # Claude 3.x and 4.0-4.6 share the published 1568 px / ~1,600-token limits; later models document
+    # other limits, so they stay unknown until a rule is added for them.
+    ImageTokenRule("claude", r"claude-(?:3(?:[-.]\d)?-(?:opus|sonnet|haiku)|(?:opus|sonnet|haiku)-4(?:[-.][0-6])?)"
+                             r"(?:$|-\d{8}|-latest|@)", claude),
+    ImageTokenRule("gemini-3", r"gemini-3(?:\.1)?-(?:pro|flash)", gemini_3),
     ImageTokenRule("gemini", r"gemini-(?:2|1\.5)", gemini_tiles),
     ImageTokenRule("pixtral", r"pixtral", pixtral),
     ImageTokenRule("mistral-small-3", r"mistral-small-(?:3|2503|2506)",
