@@ -3,10 +3,10 @@
     python bench/token_agreement.py [--step 12] [--max 2100]
 
 Sweeps every width × height on a grid (default: 12-px steps from 1 to 2,100 px, 30,625 sizes), then every
-size with the 1,536-px long edge the workbench sends by default (3,071 sizes), and counts the sizes where `estimate_image_tokens` equals the reference: Mistral's own tokenizer (mistral_common) for
-Pixtral-12B and Mistral Small 3.1, and the functions transformers' processors call for Qwen2.5-VL and
-Qwen3-VL (smart_resize), LLaVA 1.6 (select_best_resolution + unpadding) and Llama 3.2 Vision (the tiled
-canvas). Also prints the old Pixtral rule (floor instead of round) for comparison. Needs mistral-common
+size with the 1,536-px long edge the workbench sends by default (3,071 sizes), and counts the sizes where
+`estimate_image_tokens` equals the reference: Mistral's own tokenizer (mistral_common) for Pixtral-12B
+and Mistral Small 3.1, and the functions transformers' processors call for Qwen2.5-VL and Qwen3-VL
+(smart_resize), LLaVA 1.6 (select_best_resolution + unpadding) and Llama 3.2 Vision (the tiled canvas). Also prints the old Pixtral rule (floor instead of round) for comparison. Needs mistral-common
 and transformers (tests' requirements).
 """
 from __future__ import annotations
@@ -107,13 +107,15 @@ def main() -> None:
     sides = range(1, args.max + 1, args.step)
     grid = [(w, h) for w in sides for h in sides]
     edge = sorted({(w, 1536) for w in range(1, 1537)} | {(1536, h) for h in range(1, 1537)})
-    rows = [*CHECKS, ("old Pixtral rule (floor) vs mistral_common", old_pixtral, lambda: mistral_reference(16, 1024, 1))]
+    old = ("old Pixtral rule (floor) vs mistral_common", old_pixtral, lambda: mistral_reference(16, 1024, 1))
+    rows = [*CHECKS, old]
     for title, sizes in ((f"{len(grid):,} sizes, {args.step}-px steps from 1 to {args.max} px", grid),
                          (f"{len(edge):,} sizes with a 1,536-px long edge", edge)):
         print(title)
         for label, model_id, factory in rows:
             agree, total, misses = agreement(model_id, factory(), sizes)
-            print(f"  {label}: {agree:,}/{total:,} = {100 * agree / total:.2f} %" + (f"  e.g. {misses}" if misses else ""))
+            example = f"  e.g. (w, h, estimate, reference) {misses}" if misses else ""
+            print(f"  {label}: {agree:,}/{total:,} = {100 * agree / total:.2f} %{example}")
 
 
 if __name__ == "__main__":
