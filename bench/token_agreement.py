@@ -6,8 +6,9 @@ Sweeps every width × height on a grid (default: 12-px steps from 1 to 2,100 px,
 size with the 1,536-px long edge the workbench sends by default (3,071 sizes), and counts the sizes where
 `estimate_image_tokens` equals the reference: Mistral's own tokenizer (mistral_common) for Pixtral-12B
 and Mistral Small 3.1, and the functions transformers' processors call for Qwen2.5-VL and Qwen3-VL
-(smart_resize), LLaVA 1.6 (select_best_resolution + unpadding) and Llama 3.2 Vision (the tiled canvas). Also prints the old Pixtral rule (floor instead of round) for comparison. Needs mistral-common
-and transformers (tests' requirements).
+(smart_resize), LLaVA 1.6 (select_best_resolution + unpadding) and Llama 3.2 Vision (the tiled canvas).
+Also prints the old Pixtral rule (floor instead of round) for comparison. Needs mistral-common and
+transformers (tests' requirements).
 """
 from __future__ import annotations
 
