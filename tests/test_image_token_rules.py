@@ -66,7 +66,7 @@ def test_gemma_3_is_fixed_per_crop():
 
 
 def test_models_without_a_published_rule_stay_unknown():
-    for model_id in ("mistral-medium-2505", "gpt-5.4", "gemma-3n-e4b-it"):
+    for model_id in ("mistral-medium-2505", "gpt-5.4", "gemma-3n-e4b-it", "claude-opus-4-7", "gemini-3.5-flash"):
         assert estimate_image_tokens(model_id, 512, 512) is None
         assert estimate_call(model_id, 512, 512).cost is None
 
@@ -91,6 +91,13 @@ def test_thin_image_gets_one_row_of_openai_tiles():
 def test_qwen_25_vl_uses_the_checkpoints_max_pixels():
     # Billed by a vLLM server at default settings: 2,257 (was estimated 1,232 under a 1,280-token cap).
     assert tokens("Qwen/Qwen2.5-VL-7B-Instruct", 1536, 1152) == 2257
+
+
+def test_qwen_25_vl_on_ollama_uses_ollamas_own_cap():
+    # Ollama's processor caps at 2 << 20 px: 2048² goes to 51 × 51 blocks, not the checkpoint's 73 × 73.
+    assert estimate_image_tokens("qwen2.5vl:7b", 2048, 2048, provider="ollama").tokens == 51 * 51 + 2
+    assert estimate_image_tokens("Qwen/Qwen2.5-VL-7B-Instruct", 2048, 2048, provider="vllm").tokens == 73 * 73 + 2
+    assert estimate_call("qwen2.5vl:7b", 2048, 2048, provider="ollama", local=True).image_tokens == 51 * 51 + 2
 
 
 def test_ollama_llava_is_llava_16():

@@ -34,7 +34,7 @@ def estimate_call(model_id: str, width: int, height: int, *, detail: str = "auto
                   seconds: float | None = None) -> CallEstimate:
     """Estimate one call with one image. `provider` (the models file's name for it) picks the price list;
     `seconds` is only needed for a local model priced per GPU-hour."""
-    image = estimate_image_tokens(model_id, width, height, detail)
+    image = estimate_image_tokens(model_id, width, height, detail, provider=provider)
     price = lookup_price(model_id, price_override, local=local, provider=provider)
     input_tokens = None if image is None else image.tokens + prompt_tokens
     cost = call_cost(price, input_tokens, output_tokens, images=1, seconds=seconds)

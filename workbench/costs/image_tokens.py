@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, Mapping
 
 from workbench.costs.hosted_rules import claude, gemini_3, gemini_tiles
 from workbench.costs.llava_next import llava_next
@@ -40,6 +40,11 @@ class ImageTokenRule:
     family: str
     pattern: str  # regex searched in the lower-cased model id
     estimate: Estimator
+    # Servers that resize differently from the default, by the models file's provider name.
+    by_provider: Mapping[str, Estimator] = field(default_factory=dict)
+
+    def for_provider(self, provider: str | None) -> Estimator:
+        return self.by_provider.get(provider or "", self.estimate)
 
     def matches(self, model_id: str) -> bool:
         return re.search(self.pattern, model_id.strip().lower()) is not None
@@ -151,6 +156,9 @@ def llama_4(width: int, height: int, detail: str, *, tile: int = 336, max_tiles:
 # but a server only does so when started with that setting.
 QWEN2_MAX_PIXELS = 12_845_056
 QWEN3_MAX_PIXELS = 16_777_216
+# Ollama's own Qwen2.5-VL image processor caps images at 2 << 20 px unless the model file sets
+# vision.max_pixels (ollama/ollama model/models/qwen25vl/process_image.go).
+OLLAMA_QWEN25_MAX_PIXELS = 2 << 20
 
 
 def qwen_smart_resize(width: int, height: int, factor: int = 28, min_pixels: int = 56 * 56,
@@ -251,7 +259,8 @@ IMAGE_TOKEN_RULES: list[ImageTokenRule] = [
     ImageTokenRule("llama-4", r"llama-?4", llama_4),
     ImageTokenRule("qwen3-vl", r"qwen3-?vl", partial(qwen_vl, factor=32, min_pixels=65_536,
                                                      max_pixels=QWEN3_MAX_PIXELS)),
-    ImageTokenRule("qwen2-vl", r"qwen2(?:\.5)?-?vl", qwen_vl),
+    ImageTokenRule("qwen2-vl", r"qwen2(?:\.5)?-?vl", qwen_vl,
+                   by_provider={"ollama": partial(qwen_vl, max_pixels=OLLAMA_QWEN25_MAX_PIXELS)}),
     ImageTokenRule("gemma-3", r"gemma-?3(?!n)", gemma_3),
     ImageTokenRule("idefics3", r"smolvlm2?-(?:256m|500m)", partial(idefics3, seq_len=64, crop=512, longest_edge=2048)),
     ImageTokenRule("idefics3", r"smolvlm", partial(idefics3, seq_len=81, crop=384, longest_edge=1536)),
@@ -267,8 +276,12 @@ def image_token_rule(model_id: str) -> ImageTokenRule | None:
     return next((rule for rule in IMAGE_TOKEN_RULES if rule.matches(model_id)), None)
 
 
-def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = "auto") -> ImageTokens | None:
-    """Tokens one image of `width`×`height` px costs on `model_id`; None when no rule knows the model."""
+def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = "auto",
+                          provider: str | None = None) -> ImageTokens | None:
+    """Tokens one image of `width`×`height` px costs on `model_id`; None when no rule knows the model.
+
+    `provider` (the models file's name: "ollama", "vllm"...) picks a server's own resizing where it
+    differs from the model's default."""
     if detail not in DETAILS:
         raise ConfigError(f"detail={detail!r} is not one of {', '.join(DETAILS)}")
     if width <= 0 or height <= 0:
@@ -276,5 +289,5 @@ def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = 
     rule = image_token_rule(model_id)
     if rule is None:
         return None
-    tokens, how = rule.estimate(width, height, detail)
+    tokens, how = rule.for_provider(provider)(width, height, detail)
     return ImageTokens(tokens=tokens, family=rule.family, rule=how)
