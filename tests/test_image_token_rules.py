@@ -101,9 +101,15 @@ def test_qwen_25_vl_on_ollama_uses_ollamas_own_cap():
 
 
 def test_ollama_llava_is_llava_16():
+    # Ollama runs LLaVA 1.6 on llama.cpp, which keeps whole 336-px tiles: 1536×1152 goes to the 672×672
+    # canvas, 4 tiles + the overview, 576 tokens each (was a fixed 576 under the LLaVA 1.5 rule).
     est = estimate_image_tokens("llava:7b", 1536, 1152)
-    assert est.family == "llava-1.6" and est.tokens > 576
-    assert tokens("llava:7b", 336, 336) == 576 + 24 * 25  # one tile: overview + 24 rows of 24 + newline
+    assert est.family == "llava-1.6" and est.tokens == 5 * 576
+    assert tokens("llava:7b", 336, 336) == 3 * 576  # the 336×672 canvas: 2 tiles + overview
+    hf_id = "llava-hf/llava-v1.6-mistral-7b-hf"
+    assert estimate_image_tokens(hf_id, 1536, 1152, provider="ollama").tokens == 5 * 576
+    # transformers and vLLM crop the padding away: 36 of the 2×2 grid's 48 feature rows, plus a newline per row.
+    assert estimate_image_tokens(hf_id, 1536, 1152, provider="vllm").tokens == 576 + 36 * 49
 
 
 # --- Against the reference implementations -----------------------------------------------------------

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Callable, Mapping
 
 from workbench.costs.hosted_rules import claude, gemini_3, gemini_tiles
-from workbench.costs.llava_next import llava_next
+from workbench.costs.llava_next import llava_next, llava_next_llama_cpp
 from workbench.costs.token_math import ceil_clean as _ceil
 from workbench.costs.token_math import count_label as _count
 from workbench.costs.token_math import fit_within
@@ -266,9 +266,11 @@ IMAGE_TOKEN_RULES: list[ImageTokenRule] = [
     ImageTokenRule("idefics3", r"smolvlm", partial(idefics3, seq_len=81, crop=384, longest_edge=1536)),
     ImageTokenRule("idefics3", r"idefics3", partial(idefics3, seq_len=169, crop=364, longest_edge=1456)),
     ImageTokenRule("llava-1.5", r"llava[-_]?(?:v?1\.5)", llava_15),
-    # Ollama's `llava`, `llava:7b`, `llava:13b` and `llava:34b` are LLaVA 1.6 (Ollama's model page).
-    ImageTokenRule("llava-1.6", r"llava[-_]?v?1\.6|llava-next|(?:^|/)llava(?::(?:7b|13b|34b|latest))?$",
-                   llava_next),
+    # Ollama's `llava`, `llava:7b`, `llava:13b` and `llava:34b` are LLaVA 1.6 (Ollama's model page), run on
+    # llama.cpp, which counts tiles whole; vLLM and transformers crop the padding away.
+    ImageTokenRule("llava-1.6", r"(?:^|/)llava(?::(?:7b|13b|34b|latest|v1\.6))?$", llava_next_llama_cpp),
+    ImageTokenRule("llava-1.6", r"llava[-_]?v?1\.6|llava-next", llava_next,
+                   by_provider={"ollama": llava_next_llama_cpp}),
 ]
 
 

@@ -39,3 +39,12 @@ def llava_next(width: int, height: int, detail: str) -> tuple[int, str]:
     feat_h, feat_w = unpadded_grid(width, height, ch // TILE, cw // TILE)
     tokens = PATCHES * PATCHES + feat_h * (feat_w + 1)
     return tokens, f"576 overview + {ch // TILE}×{cw // TILE} tiles unpadded to {feat_h} × ({feat_w} + 1)"
+
+
+def llava_next_llama_cpp(width: int, height: int, detail: str) -> tuple[int, str]:
+    """llama.cpp's multimodal library (which Ollama runs LLaVA 1.6 on) picks the same canvas but keeps
+    every 336-px tile whole: 576 tokens per tile plus 576 for the overview, no unpadding, no newlines
+    (tools/mtmd: the tokens of all slices are summed)."""
+    ch, cw = best_canvas(width, height)
+    tiles = (ch // TILE) * (cw // TILE)
+    return (tiles + 1) * PATCHES * PATCHES, f"({tiles} tiles + overview) × 576"
