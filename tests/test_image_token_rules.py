@@ -42,9 +42,15 @@ def test_gemini_larger_images_are_258_per_768_tile():
 
 
 def test_gemini_3_media_resolution_levels():
-    assert tokens("gemini-3-pro-preview", 1000, 1000, "high") == 1120
-    assert tokens("gemini-3-pro-preview", 1000, 1000, "auto") == 1120  # images default to high
-    assert tokens("gemini-3-flash-preview", 1000, 1000, "low") == 280
+    from functools import partial
+
+    from workbench.costs.hosted_rules import gemini_3
+
+    assert tokens("gemini-3-pro-preview", 1000, 1000, "high") == 1120  # images default to high
+    # The OpenAI-compatible endpoint documents no detail -> media_resolution mapping: low is not cheaper.
+    assert tokens("gemini-3-flash-preview", 1000, 1000, "low") == 1120
+    levels = {level: partial(gemini_3, media_resolution=level)(64, 64, "auto")[0] for level in ("low", "medium")}
+    assert levels == {"low": 280, "medium": 560}
 
 
 def test_gpt_5_tiles_worked_examples():

@@ -38,8 +38,9 @@ GEMINI_SMALL = 384
 GEMINI_TOKENS_PER_TILE = 258
 
 # Gemini 3's media_resolution sets a fixed budget per image (Gemini 3 developer guide, checked
-# 2026-12-02): low 280, medium 560, high 1120; images default to high. The workbench's `detail`
-# has no "medium": "low" maps to low, "auto" and "high" to the default, high.
+# 2026-12-02): low 280, medium 560, high 1120; images default to high. The OpenAI-compatible endpoint
+# documents no mapping from image_url's `detail` to media_resolution, so every `detail` counts as the
+# default: an estimate never comes out below the bill.
 GEMINI_3_MEDIA_RESOLUTION = {"low": 280, "medium": 560, "high": 1120}
 
 
@@ -50,7 +51,6 @@ def gemini_tiles(width: int, height: int, detail: str) -> tuple[int, str]:
     return tiles * GEMINI_TOKENS_PER_TILE, f"{count_label(tiles, 'tile')} × {GEMINI_TOKENS_PER_TILE}"
 
 
-def gemini_3(width: int, height: int, detail: str) -> tuple[int, str]:
-    level = "low" if detail == "low" else "high"
-    tokens = GEMINI_3_MEDIA_RESOLUTION[level]
-    return tokens, f"media_resolution {level}: flat {tokens:,}"
+def gemini_3(width: int, height: int, detail: str, *, media_resolution: str = "high") -> tuple[int, str]:
+    tokens = GEMINI_3_MEDIA_RESOLUTION[media_resolution]
+    return tokens, f"media_resolution {media_resolution}: flat {tokens:,}"
