@@ -190,3 +190,21 @@ def test_llama_4_tiles_follow_the_published_processor():
     assert tokens("meta-llama/Llama-4-Scout-17B-16E-Instruct", 336, 336) == 144 + 3
     assert tokens("llama-4-maverick", 672, 336) == 2 * 145 + 144 + 3
     assert tokens("llama4:scout", 1024, 768) == 12 * 145 + 144 + 3  # 3 × 4 canvas, 1.3125× upscale
+
+
+def test_agreement_bench_runs_on_a_small_grid():
+    pytest.importorskip("mistral_common")
+    pytest.importorskip("transformers")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "token_agreement.py"
+    spec = importlib.util.spec_from_file_location("token_agreement", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sizes = [(825, 1199), (1536, 1), (640, 480), (2100, 300)]
+    for label, model_id, factory in bench.CHECKS:
+        agree, total, misses = bench.agreement(model_id, factory(), sizes)
+        assert agree == total > 0, (label, misses)
+    agree, total, _ = bench.agreement(bench.old_pixtral, bench.mistral_reference(16, 1024, 1), sizes)
+    assert agree < total  # the old rule's 825×1199 miss
