@@ -256,7 +256,7 @@ IMAGE_TOKEN_RULES: list[ImageTokenRule] = [
     ImageTokenRule("mistral-small-3", r"mistral-small-(?:3|2503|2506)",
                    partial(pixtral, longest_edge=1540, patch=28)),
     ImageTokenRule("llama-3.2-vision", r"llama-?3\.2.*vision", llama_vision),
-    ImageTokenRule("llama-4", r"llama-?4", llama_4),
+    ImageTokenRule("llama-4", r"llama-?4(?:[-.:_]|$)", llama_4),
     ImageTokenRule("qwen3-vl", r"qwen3-?vl", partial(qwen_vl, factor=32, min_pixels=65_536,
                                                      max_pixels=QWEN3_MAX_PIXELS)),
     ImageTokenRule("qwen2-vl", r"qwen2(?:\.5)?-?vl", qwen_vl,
