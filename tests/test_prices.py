@@ -77,3 +77,16 @@ def test_cost_table_has_claude_gemini_and_gpt_5_rows():
     for name in ("Claude", "Gemini", "GPT-5"):
         line = next(line for line in out.stdout.splitlines() if name in line)
         assert "$" in line, line
+
+
+def test_actual_cost_uses_the_entrys_provider_and_reported_cost_still_wins():
+    from workbench.backends.base import Reply
+    from workbench.lifecycle import cost_of
+    from workbench.models import ModelSpec
+
+    claude = ModelSpec(name="c", provider="anthropic", model="claude-haiku-4-5")
+    cost, source = cost_of(claude, Reply(text="ok", input_tokens=1000, output_tokens=100), images=1)
+    assert cost == pytest.approx(1000 * 1e-6 + 100 * 5e-6) and source == "estimated"
+    routed = ModelSpec(name="p", provider="openrouter", model="mistralai/pixtral-12b")
+    reply = Reply(text="ok", input_tokens=1000, output_tokens=100, reported_cost=0.123)
+    assert cost_of(routed, reply, images=1) == (0.123, "reported")
