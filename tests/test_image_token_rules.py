@@ -19,6 +19,7 @@ def tokens(model_id, width, height, detail="auto"):
 def test_claude_1000_square_is_about_1334_tokens():
     # Anthropic's vision docs: 1000×1000 px ≈ 1,334 tokens (w·h/750).
     assert tokens("claude-sonnet-4-5", 1000, 1000) == 1334
+    assert tokens("claude-opus-4-6", 200, 200) == 54  # the docs' other examples: ~54 and, below, ~1590
     assert estimate_call("claude-sonnet-4-5", 1000, 1000).image_tokens == 1334
 
 
