@@ -99,8 +99,9 @@ def test_llama_32_vision_tiles():
 
 
 def test_qwen_vl_smart_resize():
-    # 1024² rounds to 1036² (over 1280 tokens), so it is scaled down to 980² = 35 × 35 patches of 28 px.
-    assert tokens("Qwen/Qwen2.5-VL-7B-Instruct", 1024, 1024) == 35 * 35 + 2
+    # Servers use the checkpoint's max_pixels (12,845,056), not Qwen's suggested 1280-token cap: 1024²
+    # rounds to 1036² = 37 × 37 blocks of 28 px. (Was 35 × 35 + 2 under the 1280-token cap: wrong.)
+    assert tokens("Qwen/Qwen2.5-VL-7B-Instruct", 1024, 1024) == 37 * 37 + 2
     assert tokens("Qwen/Qwen2-VL-2B-Instruct", 512, 512) == 18 * 18 + 2
     assert tokens("qwen2.5vl:7b", 20, 20) == 2 * 2 + 2  # scaled up to the 56x56 minimum
 
@@ -112,11 +113,11 @@ def test_smolvlm_splits_into_crops_plus_global():
 
 
 def test_llava_15_is_fixed():
-    assert tokens("llava:7b", 1920, 1080) == 576
+    assert tokens("llava-hf/llava-1.5-7b-hf", 1920, 1080) == 576
     assert tokens("llava-hf/llava-1.5-7b-hf", 64, 64) == 576
 
 
-@pytest.mark.parametrize("model_id", ["some/unknown-model", "llava-hf/llava-v1.6-mistral-7b-hf", "gpt-5-mini", ""])
+@pytest.mark.parametrize("model_id", ["some/unknown-model", "mistral-medium-2505", "gpt-5.4", "gemma-3n-e4b-it", ""])
 def test_unknown_family_is_none(model_id):
     assert estimate_image_tokens(model_id, 512, 512) is None
 
@@ -134,7 +135,18 @@ def test_unknown_family_is_none(model_id):
     ("Pixuai/Llama-3.2-11B-Vision-Instruct-TagRater", "llama-3.2-vision"),
     ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen2-vl"),
     ("HuggingFaceTB/SmolVLM-256M-Instruct", "idefics3"),
-    ("llava:7b", "llava-1.5"),
+    ("llava:7b", "llava-1.6"),
+    ("llava-hf/llava-v1.6-mistral-7b-hf", "llava-1.6"),
+    ("gpt-5-mini", "openai-patches"),
+    ("gpt-5", "openai-gpt-5-tiles"),
+    ("claude-sonnet-4-5", "claude"),
+    ("anthropic/claude-haiku-4.5", "claude"),
+    ("gemini-2.5-flash", "gemini"),
+    ("google/gemini-3-flash-preview", "gemini-3"),
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama-4"),
+    ("google/gemma-3-27b-it", "gemma-3"),
+    ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl"),
+    ("mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistral-small-3"),
 ])
 def test_family_from_model_id(model_id, family):
     assert estimate_image_tokens(model_id, 800, 600).family == family
@@ -168,7 +180,10 @@ def test_open_weight_rules_match_the_real_processors(width, height):
         image, return_tensors="np")["image_sizes"][0]
     assert tokens("pixtral-12b", width, height) == (pixtral_h // 16) * (pixtral_w // 16 + 1)
 
-    _, grid_h, grid_w = Qwen2VLImageProcessorPil()(image, return_tensors="np")["image_grid_thw"][0]
+    # The checkpoint's size limits (preprocessor_config.json), which servers use; the processor class's
+    # own default is the 1280-token cap the issue found too low.
+    qwen = Qwen2VLImageProcessorPil(size={"shortest_edge": 3136, "longest_edge": 12_845_056})
+    _, grid_h, grid_w = qwen(image, return_tensors="np")["image_grid_thw"][0]
     assert tokens("qwen2-vl", width, height) == grid_h * grid_w // 4 + 2
 
     idefics = Idefics3ImageProcessorPil(size={"longest_edge": 2048}, max_image_size={"longest_edge": 512})

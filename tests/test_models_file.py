@@ -81,3 +81,27 @@ def test_an_unknown_model_never_points_at_the_packages_own_models_file(monkeypat
     with pytest.raises(ConfigError) as err:
         resolve_models(["no such model"])
     assert str(DEFAULT_MODELS_FILE) not in str(err.value) and "models.toml of your own" in str(err.value)
+
+
+def test_defaults_include_claude_and_gemini_through_their_openai_endpoints():
+    by_provider = {s.provider: s for s in default_models()}
+    claude, gemini = by_provider["anthropic"], by_provider["gemini"]
+    assert claude.resolved_key_env == "ANTHROPIC_API_KEY" and "api.anthropic.com" in claude.resolved_base_url
+    assert gemini.resolved_key_env == "GEMINI_API_KEY" and gemini.resolved_base_url.endswith("/openai/")
+    assert not claude.is_local and not gemini.is_local
+    # Declared from the providers' compatibility docs: Anthropic ignores response_format and logprobs.
+    assert (claude.preset.json_schema, claude.preset.logprobs, claude.preset.reports_cost) == (False, False, False)
+    assert (gemini.preset.json_schema, gemini.preset.reports_cost) == (True, False)
+
+
+@pytest.mark.parametrize("provider, env", [("anthropic", "ANTHROPIC_API_KEY"), ("gemini", "GEMINI_API_KEY")])
+def test_claude_and_gemini_wait_for_their_key(monkeypatch, provider, env):
+    from workbench.backends.openai_compat import OpenAICompatible
+
+    monkeypatch.delenv(env, raising=False)
+    monkeypatch.setattr("workbench.keys._load_dotenv", lambda: None)  # a developer's .env must not leak in
+    spec = next(s for s in default_models() if s.provider == provider)
+    status = OpenAICompatible().availability(spec)
+    assert status.status == "key_missing"
+    assert status.message == f"{spec.name} needs {env} — set it in .env or the Keys box"
+    assert OpenAICompatible().availability(spec, {env: "k-test"}).ready

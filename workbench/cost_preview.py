@@ -36,7 +36,8 @@ def _row(spec: ModelSpec, width, height, prompt_tokens, output_tokens, max_edge,
     w, h = sent_size(width, height, max_edge or spec.max_edge or DEFAULT_MAX_EDGE)
     override = spec.price.model_dump(exclude_none=True) if spec.price else None
     est = estimate_call(spec.model, w, h, detail=detail or spec.detail, prompt_tokens=prompt_tokens,
-                        output_tokens=output_tokens, price_override=override, local=spec.is_local)
+                        output_tokens=output_tokens, price_override=override, local=spec.is_local,
+                        provider=spec.provider)
     factor = None if spec.is_local else batch_discount(spec.model)
     return {"model": spec.name, "sent_size": f"{w}×{h}", "image_tokens": est.image_tokens,
             "input_tokens": est.input_tokens, "cost_per_call": est.cost, "cost_per_1k": est.cost_per_1k,

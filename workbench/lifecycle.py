@@ -214,6 +214,6 @@ def cost_of(spec: "ModelSpec", reply: Reply | ScoreReply, images: int) -> tuple[
     from .costs import call_cost, lookup_price
 
     override = spec.price.model_dump(exclude_none=True) if spec.price else None
-    price = lookup_price(spec.model, override, local=spec.is_local)
+    price = lookup_price(spec.model, override, local=spec.is_local, provider=spec.provider)
     cost = call_cost(price, reply.input_tokens, reply.output_tokens, images=images, seconds=reply.latency_s)
     return cost, ("estimated" if cost is not None else None)

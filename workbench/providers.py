@@ -19,6 +19,12 @@ PROVIDERS: dict[str, Provider] = {
     "openai": Provider("OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", json_schema=True, logprobs=True),
     "openrouter": Provider("OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", json_schema=True,
                            reports_cost=True),
+    # Through their OpenAI-compatible endpoints. What each supports is from its compatibility docs (checked
+    # 2026-12-02): Anthropic ignores response_format and logprobs; Gemini's accepts a JSON-schema
+    # response_format but documents no logprobs. Neither reports a cost.
+    "anthropic": Provider("Anthropic", "https://api.anthropic.com/v1/", "ANTHROPIC_API_KEY"),
+    "gemini": Provider("Google Gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY",
+                       json_schema=True),
     "vllm": Provider("vLLM", "http://localhost:8000/v1", "VLLM_API_KEY", json_schema=True, logprobs=True,
                      self_hosted=True),
     "ollama": Provider("Ollama", "http://localhost:11434/v1", json_schema=True, self_hosted=True),

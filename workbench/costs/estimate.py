@@ -25,16 +25,17 @@ class CallEstimate:
     cost_per_1k: float | None  # $ per 1,000 calls (one image each)
     family: str | None
     rule: str | None
-    price_source: str | None  # "openai.com/api/pricing, 2026-11-23"
+    price_source: str | None  # "genai-prices (www.anthropic.com/pricing#api), v0.2.3"
 
 
 def estimate_call(model_id: str, width: int, height: int, *, detail: str = "auto",
                   prompt_tokens: int = DEFAULT_PROMPT_TOKENS, output_tokens: int = DEFAULT_OUTPUT_TOKENS,
-                  price_override=None, local: bool = False,
+                  price_override=None, local: bool = False, provider: str | None = None,
                   seconds: float | None = None) -> CallEstimate:
-    """Estimate one call with one image. `seconds` is only needed for a local model priced per GPU-hour."""
-    image = estimate_image_tokens(model_id, width, height, detail)
-    price = lookup_price(model_id, price_override, local=local)
+    """Estimate one call with one image. `provider` (the models file's name for it) picks the price list;
+    `seconds` is only needed for a local model priced per GPU-hour."""
+    image = estimate_image_tokens(model_id, width, height, detail, provider=provider)
+    price = lookup_price(model_id, price_override, local=local, provider=provider)
     input_tokens = None if image is None else image.tokens + prompt_tokens
     cost = call_cost(price, input_tokens, output_tokens, images=1, seconds=seconds)
     return CallEstimate(
@@ -64,7 +65,7 @@ def format_usd(x: float | None) -> str:
 def cost_table(model_ids: list[str], width: int, height: int, detail: str = "auto", *,
                prompt_tokens: int = DEFAULT_PROMPT_TOKENS, output_tokens: int = DEFAULT_OUTPUT_TOKENS,
                local: Collection[str] = (), price_overrides: Mapping | None = None,
-               ) -> "pandas.DataFrame":
+               providers: Mapping[str, str] | None = None) -> "pandas.DataFrame":
     """One row per model: image and input tokens, $ per call, per 1,000 calls, and per 1,000 via batch.
 
     Missing numbers are <NA>/NaN in the frame; format with `format_usd` to show them as "—".
@@ -75,7 +76,8 @@ def cost_table(model_ids: list[str], width: int, height: int, detail: str = "aut
     for model_id in model_ids:
         est = estimate_call(model_id, width, height, detail=detail, prompt_tokens=prompt_tokens,
                             output_tokens=output_tokens, local=model_id in local,
-                            price_override=(price_overrides or {}).get(model_id))
+                            price_override=(price_overrides or {}).get(model_id),
+                            provider=(providers or {}).get(model_id))
         factor = None if model_id in local else batch_discount(model_id)
         rows.append({
             "model": model_id,

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, Mapping
 
+from workbench.costs.hosted_rules import claude, gemini_3, gemini_tiles
+from workbench.costs.llava_next import llava_next, llava_next_llama_cpp
+from workbench.costs.token_math import ceil_clean as _ceil
+from workbench.costs.token_math import count_label as _count
+from workbench.costs.token_math import fit_within
+from workbench.costs.token_math import round_half_up as _round_half_up
 from workbench.errors import ConfigError, ImageError
 
 DETAILS = ("auto", "low", "high")
@@ -34,22 +40,14 @@ class ImageTokenRule:
     family: str
     pattern: str  # regex searched in the lower-cased model id
     estimate: Estimator
+    # Servers that resize differently from the default, by the models file's provider name.
+    by_provider: Mapping[str, Estimator] = field(default_factory=dict)
+
+    def for_provider(self, provider: str | None) -> Estimator:
+        return self.by_provider.get(provider or "", self.estimate)
 
     def matches(self, model_id: str) -> bool:
         return re.search(self.pattern, model_id.strip().lower()) is not None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
-
-
-def _ceil(x: float) -> int:
-    # Float noise (43.99999999 or 33.00000001) must not add a whole row of patches.
-    return math.ceil(round(x, 6))
 
 
 # --- OpenAI, tile models (GPT-4o, GPT-4.1, o1/o3, and gpt-4o-mini with other constants) -------------
@@ -58,7 +56,8 @@ def _openai_tile_grid(width: int, height: int) -> tuple[int, int]:
     """OpenAI 'high': fit in 2048², then shortest side down to 768 (never up), count 512-px tiles.
 
     OpenAI rounds the scaled sides to the nearest pixel: users see 2049x513 billed as 8 tiles and
-    2050x513 as 4.
+    2050x513 as 4. A side that would round to 0 px (5000×1) still fills one row of tiles: OpenAI
+    bills at least one tile.
     """
     w, h = float(width), float(height)
     if max(w, h) > 2048:
@@ -67,7 +66,7 @@ def _openai_tile_grid(width: int, height: int) -> tuple[int, int]:
     if min(w, h) > 768:
         scale = 768 / min(w, h)
         w, h = _round_half_up(w * scale), _round_half_up(h * scale)
-    return _ceil(w / 512), _ceil(h / 512)
+    return max(1, _ceil(w / 512)), max(1, _ceil(h / 512))
 
 
 def openai_tiles(width: int, height: int, detail: str, *, base: int, per_tile: int) -> tuple[int, str]:
@@ -103,24 +102,31 @@ def openai_patches(width: int, height: int, detail: str, *, multiplier: float) -
 # --- Pixtral -------------------------------------------------------------------------------------------
 
 def pixtral(width: int, height: int, detail: str, *, longest_edge: int = 1024, patch: int = 16) -> tuple[int, str]:
-    """Mistral's rule: fit in 1024² (down only), one [IMG] per 16-px patch, one [IMG_BREAK] per row
-    (the last row's is [IMG_END])."""
-    ratio = max(width / longest_edge, height / longest_edge)
-    w, h = (math.floor(width / ratio), math.floor(height / ratio)) if ratio > 1 else (width, height)
+    """Mistral's rule, as its tokenizer (mistral_common) applies it: fit in longest_edge² (down only,
+    sides rounded to the nearest pixel and never to 0), one [IMG] per patch, one [IMG_BREAK] per row
+    (the last row's is [IMG_END]). Pixtral: 16-px patches, 1024 px. Mistral Small 3.x: 14-px patches
+    merged 2×2 (28 px), 1540 px."""
+    w, h = fit_within(width, height, longest_edge)
     cols, rows = math.ceil(w / patch), math.ceil(h / patch)
     return rows * (cols + 1), f"{rows} rows × ({cols} + 1)"
 
 
-# --- Llama 3.2 Vision ----------------------------------------------------------------------------------
+# --- Llama 3.2 Vision and Llama 4 ----------------------------------------------------------------------
 
-def llama_vision_tile_count(width: int, height: int, tile: int = 560, max_tiles: int = 4) -> int:
-    """The Mllama processor's canvas choice: among all rows×cols ≤ 4 canvases, the smallest
-    upscale that fits, else the mildest downscale; ties go to the smaller canvas."""
+def llama_canvas(width: int, height: int, tile: int, max_tiles: int) -> tuple[int, int]:
+    """The canvas (rows, cols) of tiles the Mllama and Llama 4 processors choose: among all rows×cols
+    ≤ max_tiles canvases, the smallest upscale that fits, else the mildest downscale; ties go to the
+    smaller canvas."""
     canvases = [(r, c) for r in range(1, max_tiles + 1) for c in range(1, max_tiles + 1) if r * c <= max_tiles]
     scales = {rc: min(rc[0] * tile / height, rc[1] * tile / width) for rc in canvases}
     ups = [s for s in scales.values() if s >= 1]
     chosen = min(ups) if ups else max(scales.values())
-    return min(r * c for (r, c), s in scales.items() if s == chosen)
+    return min((rc for rc, s in scales.items() if s == chosen), key=lambda rc: rc[0] * rc[1])
+
+
+def llama_vision_tile_count(width: int, height: int, tile: int = 560, max_tiles: int = 4) -> int:
+    rows, cols = llama_canvas(width, height, tile, max_tiles)
+    return rows * cols
 
 
 def llama_vision(width: int, height: int, detail: str, *, tile: int = 560, patch: int = 14) -> tuple[int, str]:
@@ -131,11 +137,33 @@ def llama_vision(width: int, height: int, detail: str, *, tile: int = 560, patch
     return tiles * per_tile, f"{_count(tiles, 'tile')} × {per_tile:,}"
 
 
-# --- Qwen2-VL / Qwen2.5-VL -----------------------------------------------------------------------------
+def llama_4(width: int, height: int, detail: str, *, tile: int = 336, max_tiles: int = 16,
+            per_tile: int = 144) -> tuple[int, str]:
+    """Llama 4's processor (transformers' Llama4Processor): 336-px tiles on up to 16, each 144 tokens
+    (24×24 patches, pixel-shuffled by 0.5) plus one separator; a global view is added when there is
+    more than one tile; <|image_start|>, <|image|> and <|image_end|> wrap it all."""
+    rows, cols = llama_canvas(width, height, tile, max_tiles)
+    tiles = rows * cols
+    crops = 0 if tiles == 1 else tiles * (per_tile + 1)
+    return crops + per_tile + 3, f"{_count(tiles, 'tile')} × {per_tile} + global view + wrappers"
+
+
+# --- Qwen2-VL / Qwen2.5-VL / Qwen3-VL -------------------------------------------------------------------
+
+# The checkpoints' preprocessor_config.json, which vLLM, transformers and llama.cpp-free servers use
+# unless told otherwise: Qwen2/2.5-VL allow up to 12,845,056 px (16,384 tokens of 28 px), Qwen3-VL
+# up to 16,777,216 px (16,384 tokens of 32 px). Qwen's README suggests lowering it to 1280 tokens,
+# but a server only does so when started with that setting.
+QWEN2_MAX_PIXELS = 12_845_056
+QWEN3_MAX_PIXELS = 16_777_216
+# Ollama's own Qwen2.5-VL image processor caps images at 2 << 20 px unless the model file sets
+# vision.max_pixels (ollama/ollama model/models/qwen25vl/process_image.go).
+OLLAMA_QWEN25_MAX_PIXELS = 2 << 20
+
 
 def qwen_smart_resize(width: int, height: int, factor: int = 28, min_pixels: int = 56 * 56,
-                      max_pixels: int = 28 * 28 * 1280) -> tuple[int, int]:
-    """Qwen's `smart_resize`: both sides multiples of 28, pixel count within [min, max]."""
+                      max_pixels: int = QWEN2_MAX_PIXELS) -> tuple[int, int]:
+    """Qwen's `smart_resize`: both sides multiples of `factor`, pixel count within [min, max]."""
     h_bar, w_bar = round(height / factor) * factor, round(width / factor) * factor
     if h_bar * w_bar > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
@@ -148,11 +176,11 @@ def qwen_smart_resize(width: int, height: int, factor: int = 28, min_pixels: int
     return w_bar, h_bar
 
 
-def qwen_vl(width: int, height: int, detail: str, *, max_pixels: int = 28 * 28 * 1280) -> tuple[int, str]:
-    # max_pixels is the 1280-token cap Qwen recommends and transformers' processor defaults to;
-    # the checkpoints' own preprocessor_config allows up to 16384 tokens.
-    w_bar, h_bar = qwen_smart_resize(width, height, max_pixels=max_pixels)
-    cols, rows = w_bar // 28, h_bar // 28
+def qwen_vl(width: int, height: int, detail: str, *, factor: int = 28, min_pixels: int = 56 * 56,
+            max_pixels: int = QWEN2_MAX_PIXELS) -> tuple[int, str]:
+    # One token per factor×factor block (2×2 merged patches), plus <|vision_start|> and <|vision_end|>.
+    w_bar, h_bar = qwen_smart_resize(width, height, factor, min_pixels, max_pixels)
+    cols, rows = w_bar // factor, h_bar // factor
     return rows * cols + 2, f"{rows} × {cols} + 2"
 
 
@@ -187,7 +215,15 @@ def idefics3(width: int, height: int, detail: str, *, seq_len: int, crop: int, l
     return tokens, f"{rows}×{cols} crops + global, {seq_len} each + wrappers"
 
 
-# --- LLaVA-1.5 ---------------------------------------------------------------------------------------
+# --- Gemma 3 -------------------------------------------------------------------------------------------
+
+def gemma_3(width: int, height: int, detail: str) -> tuple[int, str]:
+    # Gemma 3's processor resizes every image to one 896² view of 256 soft tokens, wrapped in
+    # <start_of_image> ... <end_of_image>; pan & scan (more crops) is off by default.
+    return 256 + 2, "fixed 256 + 2 (one 896² view)"
+
+
+# --- LLaVA-1.5 and LLaVA-1.6 (LLaVA-NeXT) ----------------------------------------------------------------
 
 def llava_15(width: int, height: int, detail: str) -> tuple[int, str]:
     # CLIP ViT-L/14 at 336 px: 24 × 24 patches whatever the input size.
@@ -195,25 +231,46 @@ def llava_15(width: int, height: int, detail: str) -> tuple[int, str]:
 
 
 _OPENAI = r"(?:^|/)"  # bare OpenAI ids and provider-prefixed ones ("openai/gpt-4o")
+_GPT_5_TILES = partial(openai_tiles, base=70, per_tile=140)
 
 IMAGE_TOKEN_RULES: list[ImageTokenRule] = [
     # Order matters: the more specific id comes first (gpt-4o-mini before gpt-4o).
     ImageTokenRule("openai-gpt-4o-mini", _OPENAI + r"gpt-4o-mini",
                    partial(openai_tiles, base=2833, per_tile=5667)),
-    ImageTokenRule("openai-patches", _OPENAI + r"gpt-4\.1-mini", partial(openai_patches, multiplier=1.62)),
-    ImageTokenRule("openai-patches", _OPENAI + r"gpt-4\.1-nano", partial(openai_patches, multiplier=2.46)),
+    ImageTokenRule("openai-patches", _OPENAI + r"gpt-(?:4\.1|5)-mini", partial(openai_patches, multiplier=1.62)),
+    ImageTokenRule("openai-patches", _OPENAI + r"gpt-(?:4\.1|5)-nano", partial(openai_patches, multiplier=2.46)),
     ImageTokenRule("openai-patches", _OPENAI + r"o4-mini", partial(openai_patches, multiplier=1.72)),
     ImageTokenRule("openai-tiles", _OPENAI + r"(?:chatgpt-4o|gpt-4o|gpt-4\.1|gpt-4\.5|gpt-4-turbo|gpt-4-vision)",
                    partial(openai_tiles, base=85, per_tile=170)),
+    # gpt-5 and gpt-5-chat-latest only: later GPT-5.x releases publish other constants, so they stay unknown.
+    ImageTokenRule("openai-gpt-5-tiles", _OPENAI + r"gpt-5(?:-chat-latest|-\d{4}-\d{2}-\d{2})?$", _GPT_5_TILES),
     ImageTokenRule("openai-tiles", _OPENAI + r"(?:o1|o1-pro|o3|o3-pro)(?:-\d{4}-\d{2}-\d{2})?$",
                    partial(openai_tiles, base=75, per_tile=150)),
+    # Claude 3.x and 4.0-4.6 share the published 1568 px / ~1,600-token limits; later models document
+    # other limits, so they stay unknown until a rule is added for them.
+    ImageTokenRule("claude", r"claude-(?:3(?:[-.]\d)?-(?:opus|sonnet|haiku)|(?:opus|sonnet|haiku)-4(?:[-.][0-6])?)"
+                             r"(?:$|-\d{8}|-latest|@)", claude),
+    ImageTokenRule("gemini-3", r"gemini-3(?:\.1)?-(?:pro|flash)", gemini_3),
+    ImageTokenRule("gemini", r"gemini-(?:2|1\.5)", gemini_tiles),
     ImageTokenRule("pixtral", r"pixtral", pixtral),
+    ImageTokenRule("mistral-small-3", r"mistral-small-(?:3|2503|2506)",
+                   partial(pixtral, longest_edge=1540, patch=28)),
     ImageTokenRule("llama-3.2-vision", r"llama-?3\.2.*vision", llama_vision),
-    ImageTokenRule("qwen2-vl", r"qwen2(?:\.5)?-?vl", qwen_vl),
+    ImageTokenRule("llama-4", r"llama-?4(?:[-.:_]|$)", llama_4),
+    ImageTokenRule("qwen3-vl", r"qwen3-?vl", partial(qwen_vl, factor=32, min_pixels=65_536,
+                                                     max_pixels=QWEN3_MAX_PIXELS)),
+    ImageTokenRule("qwen2-vl", r"qwen2(?:\.5)?-?vl", qwen_vl,
+                   by_provider={"ollama": partial(qwen_vl, max_pixels=OLLAMA_QWEN25_MAX_PIXELS)}),
+    ImageTokenRule("gemma-3", r"gemma-?3(?!n)", gemma_3),
     ImageTokenRule("idefics3", r"smolvlm2?-(?:256m|500m)", partial(idefics3, seq_len=64, crop=512, longest_edge=2048)),
     ImageTokenRule("idefics3", r"smolvlm", partial(idefics3, seq_len=81, crop=384, longest_edge=1536)),
     ImageTokenRule("idefics3", r"idefics3", partial(idefics3, seq_len=169, crop=364, longest_edge=1456)),
-    ImageTokenRule("llava-1.5", r"llava[-_]?(?:v?1\.5)|(?:^|/)llava(?::|$)", llava_15),
+    ImageTokenRule("llava-1.5", r"llava[-_]?(?:v?1\.5)", llava_15),
+    # Ollama's `llava`, `llava:7b`, `llava:13b` and `llava:34b` are LLaVA 1.6 (Ollama's model page), run on
+    # llama.cpp, which counts tiles whole; vLLM and transformers crop the padding away.
+    ImageTokenRule("llava-1.6", r"(?:^|/)llava(?::(?:7b|13b|34b|latest|v1\.6))?$", llava_next_llama_cpp),
+    ImageTokenRule("llava-1.6", r"llava[-_]?v?1\.6|llava-next", llava_next,
+                   by_provider={"ollama": llava_next_llama_cpp}),
 ]
 
 
@@ -221,8 +278,12 @@ def image_token_rule(model_id: str) -> ImageTokenRule | None:
     return next((rule for rule in IMAGE_TOKEN_RULES if rule.matches(model_id)), None)
 
 
-def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = "auto") -> ImageTokens | None:
-    """Tokens one image of `width`×`height` px costs on `model_id`; None when no rule knows the model."""
+def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = "auto",
+                          provider: str | None = None) -> ImageTokens | None:
+    """Tokens one image of `width`×`height` px costs on `model_id`; None when no rule knows the model.
+
+    `provider` (the models file's name: "ollama", "vllm"...) picks a server's own resizing where it
+    differs from the model's default."""
     if detail not in DETAILS:
         raise ConfigError(f"detail={detail!r} is not one of {', '.join(DETAILS)}")
     if width <= 0 or height <= 0:
@@ -230,5 +291,5 @@ def estimate_image_tokens(model_id: str, width: int, height: int, detail: str = 
     rule = image_token_rule(model_id)
     if rule is None:
         return None
-    tokens, how = rule.estimate(width, height, detail)
+    tokens, how = rule.for_provider(provider)(width, height, detail)
     return ImageTokens(tokens=tokens, family=rule.family, rule=how)

@@ -1,11 +1,16 @@
 """What a model costs: list prices per model, the models file's overrides, and the cost of one call.
 
-Unknown is not zero: a model missing from `PRICES` has price `None`, and a cost that needs a number
-we do not have is `None` too. Local models cost $0 per token unless the models file gives a
-`gpu_hour_usd`, which turns a call's seconds into money.
+List prices come from a maintained price database (genai-prices, see price_db.py); `PRICES` below is
+only the fallback for models it does not know (or when it is not installed). The models file's
+`price` overrides either field by field, and a provider-reported cost (OpenRouter's `usage.cost`)
+wins over all of them when the call is made (lifecycle.cost_of).
 
-Each price carries its `source` (the provider's pricing page) and `as_of` (the day the figure was
-written into this table). Prices change: check the page before quoting a number.
+Unknown is not zero: a model known to neither has price `None`, and a cost that needs a number we do
+not have is `None` too. Local models cost $0 per token unless the models file gives a `gpu_hour_usd`,
+which turns a call's seconds into money.
+
+Each price carries its `source` and `as_of` (the database version, or the day a fallback figure was
+typed in). Prices change: check the page before quoting a number.
 """
 from __future__ import annotations
 
@@ -25,10 +30,11 @@ class Price:
     as_of: str = ""
 
 
-_OPENAI = "openai.com/api/pricing"
-_OPENROUTER = "openrouter.ai model page"
+_OPENAI = "openai.com/api/pricing (fallback table)"
+_OPENROUTER = "openrouter.ai model page (fallback table)"
 _RECORDED = "2026-11-23"
 
+# The fallback: used only where the price database has no entry. Keep it small and dated.
 PRICES: dict[str, Price] = {
     # OpenAI direct
     "gpt-4o": Price(2.50, 10.00, source=_OPENAI, as_of=_RECORDED),
@@ -69,15 +75,27 @@ def _override_fields(override) -> dict:
     return dict(override)
 
 
-def lookup_price(model_id: str, override=None, local: bool = False) -> Price | None:
+def list_price(model_id: str, provider: str | None = None) -> Price | None:
+    """The price database's figure, else the fallback table's, else None."""
+    from workbench.costs.price_db import maintained_price
+
+    found = maintained_price(model_id, provider)
+    if found is not None:
+        input_per_m, output_per_m, source, as_of = found
+        return Price(input_per_m, output_per_m, source=source, as_of=as_of)
+    return PRICES.get(model_id.strip().lower())
+
+
+def lookup_price(model_id: str, override=None, local: bool = False, provider: str | None = None) -> Price | None:
     """The model's price, with the models file's `override` winning field by field.
 
     `override` is a dict of `Price` fields, a `Price` (its None fields are left alone) or the models
-    file's pydantic price entry (only the fields the file set).
+    file's pydantic price entry (only the fields the file set). `provider` is the models file's
+    provider name ("anthropic", "openrouter"...), which picks the right price list for a model id.
 
-    `local=True` starts from $0 per token. None when neither the table nor the override gives a price.
+    `local=True` starts from $0 per token. None when neither a price list nor the override gives a price.
     """
-    base = LOCAL_PRICE if local else PRICES.get(model_id.strip().lower())
+    base = LOCAL_PRICE if local else list_price(model_id, provider)
     if override is None:
         return base
     changes = _override_fields(override)
