@@ -5,7 +5,7 @@
 
 Modules: bars (parse the bar), configs (runs → answers per configuration), quality (metrics with intervals),
 confidence (Wilson, bootstrap, McNemar, paired bootstrap), compare (paired tests in words), cascade (simulated
-cascades), frontier (points and the Pareto frontier), recommend (the decision), text (its wording), plots.
+cascades), frontier (points and the Pareto frontier), decision (recommend: the decision), text (its wording), plots.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .cascade import cascade_answers, cascade_curve
 from .compare import paired_test
 from .confidence import Interval, PairedTest, bootstrap_interval, mcnemar_test, paired_bootstrap, wilson_interval
 from .frontier import pareto_mask
-from .recommend import Recommendation, recommend
+from .decision import Recommendation, recommend
 
 __all__ = ["Bar", "Interval", "PairedTest", "Recommendation", "bootstrap_interval", "cascade_answers",
            "cascade_curve", "mcnemar_test", "paired_bootstrap", "paired_test", "pareto_mask", "parse_bar",

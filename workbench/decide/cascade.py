@@ -10,12 +10,13 @@ probabilities is escalated.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .configs import ANSWER_COLUMNS, Configuration
-from .quality import METRICS, measure
+from .quality import METRICS, cost_per_1k, latency_quantile, operational, statistic
 
 HUMAN = "a person"
 
@@ -26,25 +27,49 @@ def shared_items(cheap: Configuration, second: Configuration | None) -> pd.Index
     return first if second is None else first.intersection(second.answers.index, sort=False)
 
 
+@dataclass
+class _Stages:
+    """Both stages' answers on the shared images, as arrays, so every threshold is a cheap numpy pass."""
+
+    items: pd.Index
+    first: pd.DataFrame
+    confidence: np.ndarray
+    label: tuple[np.ndarray, np.ndarray]  # (first stage, second stage)
+    status: tuple[np.ndarray, np.ndarray]
+    cost: tuple[np.ndarray, np.ndarray]
+    latency: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, cheap: Configuration, second: Configuration | None, human_cost: float | None) -> "_Stages":
+        items = shared_items(cheap, second)
+        first = cheap.answers.loc[items]
+        if second is None:  # a person: the label is what a person said; how long a review takes is unknown
+            after = first.assign(label=first["expected"], status="ok",
+                                 cost=np.nan if human_cost is None else human_cost, latency_s=np.nan)
+        else:
+            after = second.answers.loc[items]
+
+        def pair(column: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+            return first[column].to_numpy(dtype=dtype), after[column].to_numpy(dtype=dtype)
+
+        return cls(items, first, first["confidence"].fillna(-1.0).to_numpy(dtype=float), pair("label", object),
+                   pair("status", object), pair("cost", float), pair("latency_s", float))
+
+    def at(self, threshold: float) -> pd.DataFrame:
+        escalate = ~(self.confidence >= threshold)
+        pick = lambda pair: np.where(escalate, pair[1], pair[0])  # noqa: E731
+        out = self.first[ANSWER_COLUMNS].copy()
+        out["label"], out["status"] = pick(self.label), pick(self.status)
+        out["cost"] = self.cost[0] + np.where(escalate, self.cost[1], 0.0)
+        out["latency_s"] = self.latency[0] + np.where(escalate, self.latency[1], 0.0)
+        out["escalated"] = escalate
+        return out
+
+
 def cascade_answers(cheap: Configuration, second: Configuration | None, threshold: float,
                     human_cost: float | None = None) -> pd.DataFrame:
     """The cascade's answers image by image at threshold t, in the same form as a configuration's."""
-    items = shared_items(cheap, second)
-    first = cheap.answers.loc[items]
-    escalate = ~(first["confidence"].fillna(-1.0).to_numpy() >= threshold)
-    out = first[ANSWER_COLUMNS].copy()
-    if second is None:
-        after = first.assign(label=first["expected"], status="ok", cost=np.nan if human_cost is None else human_cost,
-                             latency_s=np.nan)
-    else:
-        after = second.answers.loc[items]
-    for column in ("label", "status"):
-        out[column] = np.where(escalate, after[column].to_numpy(dtype=object), first[column].to_numpy(dtype=object))
-    out["cost"] = first["cost"].to_numpy() + np.where(escalate, after["cost"].to_numpy(dtype=float), 0.0)
-    out["latency_s"] = first["latency_s"].to_numpy() + np.where(escalate, after["latency_s"].to_numpy(dtype=float),
-                                                                0.0)
-    out["escalated"] = escalate
-    return out
+    return _Stages.of(cheap, second, human_cost).at(threshold)
 
 
 def thresholds_of(cheap: Configuration, items: pd.Index) -> list[float]:
@@ -61,19 +86,30 @@ def cascade_name(cheap: str, second: str | None, threshold: float) -> str:
 def cascade_curve(cheap: Configuration, second: Configuration | None, metric: str = "accuracy",
                   cls: str | None = None, human_cost: float | None = None) -> pd.DataFrame:
     """For every threshold: images, share escalated, accuracy (and `metric`), $ per 1,000 and p95 latency."""
-    items = shared_items(cheap, second)
+    stages = _Stages.of(cheap, second, human_cost)
+    column = f"{metric}[{cls}]" if cls else metric
     rows = []
-    for t in thresholds_of(cheap, items):
-        answers = cascade_answers(cheap, second, t, human_cost)
-        row = {"first": cheap.name, "second": second.name if second else HUMAN, "threshold": t, "n": len(answers),
-               "escalated": float(answers["escalated"].mean()) if len(answers) else math.nan,
-               "accuracy": measure(answers, "accuracy").value,
-               "cost_per_1k_usd": measure(answers, "cost").value, "latency_p95_s": measure(answers, "p95").value}
-        column = f"{metric}[{cls}]" if cls else metric
+    truth = stages.first["expected"].to_numpy(dtype=object)
+    for t in thresholds_of(cheap, stages.items):
+        escalate = ~(stages.confidence >= t)
+        pred = np.array(["" if v is None else v for v in np.where(escalate, *stages.label[::-1])], dtype=object)
+        status = np.where(escalate, *stages.status[::-1])
+        latency = stages.latency[0] + np.where(escalate, stages.latency[1], 0.0)
+        row = {"first": cheap.name, "second": second.name if second else HUMAN, "threshold": t, "n": len(truth),
+               "escalated": float(escalate.mean()) if len(truth) else math.nan,
+               "accuracy": statistic(truth, pred, "accuracy"),
+               "cost_per_1k_usd": cost_per_1k(stages.cost[0] + np.where(escalate, stages.cost[1], 0.0)),
+               "latency_p95_s": math.nan if second is None and escalate.any() else latency_quantile(
+                   latency, status, 0.95)}
         if METRICS[metric].quality and column not in row:
-            row[column] = measure(answers, metric, cls).value
+            row[column] = statistic(truth, pred, metric, cls)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cascade_p95(answers: pd.DataFrame, human: bool) -> float:
+    """p95 latency; unknown once a person reviews any image (how long a review takes is not known)."""
+    return math.nan if human and answers["escalated"].any() else operational(answers, "p95")
 
 
 def cascade_pairs(configs: list[Configuration], human_cost: float | None = None) -> list[tuple]:
@@ -83,11 +119,11 @@ def cascade_pairs(configs: list[Configuration], human_cost: float | None = None)
     for cheap in configs:
         if not cheap.scored:
             continue
-        cheap_cost = measure(cheap.answers, "cost").value
+        cheap_cost = operational(cheap.answers, "cost")
         for second in configs:
             if second is cheap or not len(shared_items(cheap, second)):
                 continue
-            cost = measure(second.answers, "cost").value
+            cost = operational(second.answers, "cost")
             if math.isnan(cheap_cost) or math.isnan(cost) or cost > cheap_cost:
                 pairs.append((cheap, second))
         if human_cost is not None:

@@ -33,7 +33,8 @@ def _renamed(test: PairedTest, metric: str) -> PairedTest:
 
 def describe(test: PairedTest) -> str:
     """One sentence: separated or within noise, and how many more labelled images would settle it."""
-    what = f"{test.metric} {test.difference:+.3g} [{test.low:+.3g}, {test.high:+.3g}] ({test.method}, p={test.p_value:.2g})"
+    what = (f"{test.metric} {test.difference:+.3g} [{test.low:+.3g}, {test.high:+.3g}] "
+            f"({test.method}, p={test.p_value:.2g})")
     if test.separated:
         return f"{test.a} and {test.b} differ on {test.n} images: {what}."
     if test.more_images is None:

@@ -126,7 +126,8 @@ def _mcnemar_size(discordance: float, difference: float, level: float) -> float 
     if difference == 0 or discordance == 0:
         return None  # no difference seen: more images of the same kind would not separate them
     za, zb = _z(level), NormalDist().inv_cdf(POWER)
-    return (za * math.sqrt(discordance) + zb * math.sqrt(max(discordance - difference ** 2, 0.0))) ** 2 / difference ** 2
+    root = za * math.sqrt(discordance) + zb * math.sqrt(max(discordance - difference ** 2, 0.0))
+    return root ** 2 / difference ** 2
 
 
 def paired_bootstrap(metric: Callable[[np.ndarray], float], metric_b: Callable[[np.ndarray], float], n: int,

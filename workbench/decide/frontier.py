@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .bars import Bar
-from .cascade import cascade_answers, cascade_curve, cascade_name, cascade_pairs
+from .cascade import cascade_answers, cascade_curve, cascade_name, cascade_p95, cascade_pairs
 from .configs import Configuration
 from .quality import METRICS, measure
 
@@ -68,10 +68,12 @@ def cascade_points(configs: list[Configuration], metric: str, cls: str | None,
             continue
         curves.append(curve)
         best = pareto_mask(curve[column], curve["cost_per_1k_usd"], curve["latency_p95_s"], higher)
-        for t in curve.loc[best, "threshold"]:
+        for t in curve.loc[best & (curve["threshold"] > 0), "threshold"]:  # t = 0 is the cheap model alone
             name = cascade_name(cheap.name, second.name if second else None, t)
             answers[name] = cascade_answers(cheap, second, t, human_cost)
             rows.append(point(name, "cascade" if second else "human review", answers[name], metric, cls))
+            if second is None:
+                rows[-1]["latency_p95_s"] = cascade_p95(answers[name], human=True)
     return (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
             pd.DataFrame(rows, columns=POINT_COLUMNS[:-1]), answers)
 

@@ -124,11 +124,20 @@ def _rating(truth: np.ndarray, pred: np.ndarray, metric: str) -> Interval:
 def operational(answers: pd.DataFrame, metric: str) -> float:
     """$ per 1,000 images (mean of the known costs; NaN when none is known), or a latency percentile."""
     if metric == "cost":
-        known = pd.to_numeric(answers["cost"], errors="coerce").dropna()
-        return float(known.mean() * 1000) if len(known) else math.nan
-    answered = answers[answers["status"] != "error"]  # as workbench.evaluate: a failure's wait is not a latency
-    latency = pd.to_numeric(answered["latency_s"], errors="coerce").dropna()
-    return float(latency.quantile(0.95 if metric == "p95" else 0.5)) if len(latency) else math.nan
+        return cost_per_1k(answers["cost"].to_numpy(dtype=float))
+    return latency_quantile(answers["latency_s"].to_numpy(dtype=float), answers["status"].to_numpy(dtype=object),
+                            0.95 if metric == "p95" else 0.5)
+
+
+def cost_per_1k(cost: np.ndarray) -> float:
+    known = cost[~np.isnan(cost)]
+    return float(known.mean() * 1000) if len(known) else math.nan
+
+
+def latency_quantile(latency: np.ndarray, status: np.ndarray, q: float) -> float:
+    latency = latency[status != "error"]  # as workbench.evaluate: a failure's wait is not a latency
+    latency = latency[~np.isnan(latency)]
+    return float(np.quantile(latency, q)) if len(latency) else math.nan
 
 
 def classes_seen(answers: pd.DataFrame) -> list[str]:

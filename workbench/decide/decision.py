@@ -136,15 +136,17 @@ def _tests(points: pd.DataFrame, answers: dict, metric: str, cls, pick: str | No
     if points.empty:
         return []
     first = points.iloc[0]
-    rivals = []
     if pick:
-        rivals += list(points[points["meets"]]["configuration"].iloc[1:2])
+        meets = points[points["meets"]]
+        rivals = list(meets["configuration"].iloc[1:2])  # the runner-up
+        if first["kind"] != "model":  # a cascade: also against the cheapest single configuration that meets it
+            rivals += list(meets.loc[meets["kind"] == "model", "configuration"].iloc[:1])
         cheaper = points[~points["meets"] & (points["cost_per_1k_usd"] < first["cost_per_1k_usd"])]
-        rivals += list(cheaper["configuration"].iloc[:2])
+        rivals += list(cheaper["configuration"].iloc[:1])  # the nearest miss that costs less
     else:
-        rivals += list(points["configuration"].iloc[1:2])
+        rivals = list(points["configuration"].iloc[1:2])
     name = str(first["configuration"])
-    return [paired_test(answers[name], answers[r], metric, cls, name, r) for r in rivals]
+    return [paired_test(answers[name], answers[r], metric, cls, name, r) for r in dict.fromkeys(rivals)]
 
 
 def _reason(points, bars, metric, pick, tests, configs, human_cost) -> str:
