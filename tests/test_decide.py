@@ -158,6 +158,9 @@ def test_human_review_cascade_costs_the_review_price(scenario):
     # four reviews at $0.05 on 20 images, plus the cheap calls: $0.10 + 4/20 · $50 = $10.10 per 1,000
     assert row[["n", "escalated", "accuracy", "cost_per_1k_usd"]].tolist() == pytest.approx([20, 0.2, 0.9, 10.1])
     assert "human review" in set(rec.points["kind"])
+    assert "A person's review ($0.05 each) is counted as right" in rec.reason
+    humans = rec.points[rec.points["kind"] == "human review"]
+    assert humans["latency_p95_s"].isna().all()  # how long a person takes is unknown, not zero
 
 
 def test_a_simulated_cascade_equals_a_real_run_of_it(scenario, tmp_path):
@@ -203,6 +206,8 @@ def test_cli_recommend_prints_the_pick_and_exits_0(scenario, capsys, tmp_path):
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"points.csv", "frontier.png", "cascades.png"}
     assert main(args + ["--human-cost", "0.05"]) == 0
     assert "Use cheap · score → mid below p=0.7" in capsys.readouterr().out
+    assert main(args + ["--human-cost", "-1"]) == 2
+    assert "price of a human review must be a number ≥ 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bar, message", [
@@ -323,3 +328,38 @@ def test_paired_test_on_stored_runs_uses_mcnemar_for_accuracy(scenario):
     assert (test.n, test.discordant, test.method) == (20, 8, "McNemar exact")
     assert test.p_value == pytest.approx(2 / 2 ** 8) and test.separated
     assert test.difference == pytest.approx(0.4)
+
+
+# --- the sample images, and unknown prices ------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+SAMPLE_TRUTH = {"road_pothole_severe.jpg": "severe", "road_pothole_moderate.jpg": "moderate",
+                "road_pothole_minor.jpg": "minor", "road_clear.jpg": "no_pothole"}
+
+
+def test_recommendation_over_the_sample_images_and_an_unpriced_model(tmp_path):
+    # a ($0.10/1k) right on severe and minor; b ($1) right on all but minor; c ($5) right on all four;
+    # d: no price, right on all four.  accuracy ≥ .75 → b (3/4); accuracy ≥ 1 → c, not the unpriced d;
+    # recall[severe] ≥ 1 → a, the cheapest that finds the severe pothole.
+    wrong = {"a": {"road_pothole_moderate.jpg", "road_clear.jpg"}, "b": {"road_pothole_minor.jpg"}, "c": set(),
+             "d": set()}
+    prices = {"a": 0.0001, "b": 0.001, "c": 0.005, "d": None}
+    with FaultServer() as server:
+        for name, truth in SAMPLE_TRUTH.items():
+            server.images[name] = SAMPLES / name
+            for model in wrong:
+                server.answers[(model, name)] = answer(other(truth) if name in wrong[model] else truth)
+        specs = [ModelSpec(name=m, provider="custom", base_url=server.url, model=m, timeout=10, local=False,
+                           price=None if prices[m] is None else PriceOverride(input_per_m=0, output_per_m=0,
+                                                                              per_image=prices[m]))
+                 for m in wrong]
+        run = run_batch([SAMPLES / n for n in SAMPLE_TRUTH], "pothole_severity", specs,
+                        labels=SAMPLES / "labels.csv", db=tmp_path / "wb.db", progress=False)
+    assert recommend(run.run_id, "accuracy>=0.75", db=tmp_path / "wb.db").pick == "b"
+    rec = recommend(run.run_id, "accuracy>=1", db=tmp_path / "wb.db")
+    assert rec.pick == "c"
+    unpriced = rec.points.set_index("configuration").loc["d"]
+    assert math.isnan(unpriced["cost_per_1k_usd"]) and not unpriced["on_frontier"]  # unknown is not $0
+    assert recommend(run.run_id, "recall[severe]>=1", db=tmp_path / "wb.db").pick == "a"
+    out = recommend(run.run_id, "accuracy>=0.75", db=tmp_path / "wb.db", human_cost=0.05).reason
+    assert "No cascade: no configuration gives label probabilities" in out

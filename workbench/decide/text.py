@@ -72,4 +72,7 @@ def _cascade_note(points, configs, human_cost) -> list[str]:
            "both stages ran on."
     if human_cost is None:
         note += " Set a price per human review to add \"a person reviews below t\"."
+    else:
+        note += (f" A person's review ({format_usd(human_cost)} each) is counted as right; how long it takes is "
+                 "unknown, so those cascades have no p95.")
     return [note]
