@@ -241,20 +241,30 @@ def test_bar_parser_reads_units_and_aliases():
 
 # --- intervals and paired tests against scipy / statsmodels ---------------------------------------------------
 
-scipy_stats = pytest.importorskip("scipy.stats")
-statsmodels_proportion = pytest.importorskip("statsmodels.stats.proportion")
-statsmodels_tables = pytest.importorskip("statsmodels.stats.contingency_tables")
+@pytest.fixture
+def scipy_stats():
+    return pytest.importorskip("scipy.stats")  # requirements-dev.txt; only these reference checks need it
+
+
+@pytest.fixture
+def statsmodels_proportion():
+    return pytest.importorskip("statsmodels.stats.proportion")
+
+
+@pytest.fixture
+def statsmodels_tables():
+    return pytest.importorskip("statsmodels.stats.contingency_tables")
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (18, 20), (20, 20), (37, 40), (150, 300)])
-def test_wilson_interval_matches_statsmodels(k, n):
+def test_wilson_interval_matches_statsmodels(statsmodels_proportion, k, n):
     low, high = statsmodels_proportion.proportion_confint(k, n, alpha=0.05, method="wilson")
     interval = wilson_interval(k, n)
     assert (interval.low, interval.high) == pytest.approx((low, high), abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_mcnemar_exact_matches_statsmodels(seed):
+def test_mcnemar_exact_matches_statsmodels(statsmodels_tables, seed):
     rng = np.random.default_rng(seed)
     a, b = rng.random(60) < 0.8, rng.random(60) < 0.7
     table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
@@ -285,7 +295,7 @@ def _mc_tolerance(interval_of) -> float:
     return float(4 * ends.std(axis=0).max() + 0.02)
 
 
-def test_bootstrap_interval_of_mae_matches_scipy_within_monte_carlo_error():
+def test_bootstrap_interval_of_mae_matches_scipy_within_monte_carlo_error(scipy_stats):
     rng = np.random.default_rng(7)
     truth = rng.integers(0, 6, 80)
     pred = np.clip(truth + rng.integers(-2, 3, 80), 0, 5)
@@ -301,7 +311,7 @@ def test_bootstrap_interval_of_mae_matches_scipy_within_monte_carlo_error():
     assert ours(0) == pytest.approx((ref.low, ref.high), abs=tolerance)
 
 
-def test_paired_bootstrap_of_mae_and_kappa_differences_matches_scipy():
+def test_paired_bootstrap_of_mae_and_kappa_differences_matches_scipy(scipy_stats):
     rng = np.random.default_rng(11)
     truth = rng.integers(0, 6, 60)
     a = np.clip(truth + rng.integers(-1, 2, 60), 0, 5)
