@@ -373,3 +373,38 @@ def test_recommendation_over_the_sample_images_and_an_unpriced_model(tmp_path):
     assert recommend(run.run_id, "recall[severe]>=1", db=tmp_path / "wb.db").pick == "a"
     out = recommend(run.run_id, "accuracy>=0.75", db=tmp_path / "wb.db", human_cost=0.05).reason
     assert "No cascade: no configuration gives label probabilities" in out
+
+
+# --- ratings: MAE and kappa, with bootstrap intervals and a paired bootstrap ----------------------------------
+
+RATINGS = [0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0, 2, 3, 4, 5]
+
+
+def test_rating_bar_picks_by_mae_with_bootstrap_intervals_and_a_paired_bootstrap(tmp_path):
+    # r1 ($0.10): off by 2 on images 0–7, exact after → MAE 16/16 = 1.0;  r2 ($1): off by 1 on 0–3 → MAE .25;
+    # r3 ($10): exact → MAE 0.  mae ≤ .5 → r2.
+    paths = make_images(tmp_path / "roads")[:len(RATINGS)]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"file": [p.name for p in paths], "label": RATINGS, "tag": "pothole"}).to_csv(labels, index=False)
+    off = {"r1": (8, 2), "r2": (4, 1), "r3": (0, 0)}
+    with FaultServer() as server:
+        for i, (path, truth) in enumerate(zip(paths, RATINGS)):
+            server.images[path.name] = path
+            for model, (count, by) in off.items():
+                score = truth if i >= count else (truth + by if truth + by <= 5 else truth - by)
+                server.answers[(model, path.name)] = json.dumps({"score": score, "explanation": "scripted"})
+        specs = [ModelSpec(name=m, provider="custom", base_url=server.url, model=m, timeout=10, local=False,
+                           price=PriceOverride(input_per_m=0, output_per_m=0, per_image=price))
+                 for m, price in (("r1", 0.0001), ("r2", 0.001), ("r3", 0.01))]
+        run = run_batch(paths, "tag_rating", specs, labels=labels, variables={"tag": "pothole"},
+                        db=tmp_path / "wb.db", progress=False)
+    rec = recommend(run.run_id, "mae<=0.5", db=tmp_path / "wb.db")
+    points = rec.points.set_index("configuration")
+    assert points["quality"].to_dict() == pytest.approx({"r1": 1.0, "r2": 0.25, "r3": 0.0})
+    assert rec.pick == "r2" and rec.metric == "mae"
+    assert points.loc["r2", "interval"] == "bootstrap (2000 resamples over images, seed 0)"
+    assert points.loc["r2", "quality_low"] <= 0.25 <= points.loc["r2", "quality_high"]
+    tests = {t.b: t for t in rec.comparisons}
+    assert tests["r3"].method.startswith("paired bootstrap") and tests["r3"].difference == pytest.approx(0.25)
+    assert tests["r1"].difference == pytest.approx(-0.75) and tests["r1"].separated
+    assert recommend(run.run_id, "qwk>=0.9", db=tmp_path / "wb.db").metric == "qwk"
