@@ -235,6 +235,8 @@ def test_bar_parser_reads_units_and_aliases():
     assert parse_bar("p95<=2s").value == 2.0 and parse_bar("p95 <= 1500ms").value == 1.5
     assert parse_bar("kappa>=0.6").metric == "qwk" and parse_bar("cost_per_1k<=$1.5").value == 1.5
     assert [b.name for b in parse_bars("accuracy>=0.9 and p95<=2s")] == ["accuracy", "p95"]
+    assert [b.name for b in parse_bars(["recall[no_pothole]>=0.9, cost<=1", "mae<=0.5"])] == [
+        "recall[no_pothole]", "cost", "mae"]
     with pytest.raises(ConfigError, match="accuracy, macro_f1, recall\\[class\\]"):
         parse_bar("acuracy>=0.9")
 

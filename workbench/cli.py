@@ -133,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every item, not only the changed ones")
     _store_options(p)
     p.set_defaults(handler=cmd_compare)
+    _add_recommend(sub)
+    return parser
 
+
+def _add_recommend(sub) -> None:
     p = sub.add_parser("recommend", help="the cheapest configuration (or cascade) that meets a bar, and how sure")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--bar", action="append", default=[], help='e.g. "accuracy>=0.9", "mae<=0.5", '
@@ -144,7 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_recommend)
-    return parser
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

@@ -88,5 +88,6 @@ def parse_bars(bars) -> list[Bar]:
     if bars is None:
         return []
     if isinstance(bars, (str, Bar)):
-        bars = [bars] if isinstance(bars, Bar) else [b for b in re.split(r",|\band\b", bars) if b.strip()]
-    return [parse_bar(b) for b in bars]
+        bars = [bars]
+    return [parse_bar(part) for b in bars
+            for part in ([b] if isinstance(b, Bar) else [p for p in re.split(r",|\band\b", b) if p.strip()])]
