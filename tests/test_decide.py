@@ -410,3 +410,14 @@ def test_rating_bar_picks_by_mae_with_bootstrap_intervals_and_a_paired_bootstrap
     assert tests["r3"].method.startswith("paired bootstrap") and tests["r3"].difference == pytest.approx(0.25)
     assert tests["r1"].difference == pytest.approx(-0.75) and tests["r1"].separated
     assert recommend(run.run_id, "qwk>=0.9", db=tmp_path / "wb.db").metric == "qwk"
+
+
+def test_macro_f1_agrees_with_evaluate():
+    # test_evaluate's POTHOLES: 4 of 6 right, one failure; macro-F1 worked out there by hand as 3/4.  A class only
+    # ever predicted (never true) counts with F1 0, as in workbench.evaluate.
+    truth = np.array(["minor", "minor", "moderate", "severe", "severe", "no_pothole"], dtype=object)
+    pred = np.array(["minor", "moderate", "moderate", "severe", "", "no_pothole"], dtype=object)
+    assert statistic(truth, pred, "macro_f1") == pytest.approx(0.75)
+    assert statistic(truth[:2], np.array(["minor", "severe"], dtype=object), "macro_f1") == pytest.approx(
+        (2 / 3 + 0) / 2)
+    assert math.isnan(statistic(truth[:2], pred[:2], "recall", "severe"))  # no severe image: recall undefined

@@ -93,9 +93,9 @@ def _class_scores(truth, pred, cls) -> tuple[float, float, float]:
     tp = float(np.sum((pred == cls) & (truth == cls)))
     predicted, support = float(np.sum(pred == cls)), float(np.sum(truth == cls))
     precision = tp / predicted if predicted else 0.0
-    recall = tp / support if support else math.nan
+    recall = tp / support if support else 0.0  # as workbench.evaluate, so macro-F1 agrees with it
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
+    return precision, recall if support else math.nan, f1
 
 
 def _numbers(values: np.ndarray) -> np.ndarray:
