@@ -22,10 +22,19 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
 
 Unknown model names answer ok. `script[model] = ["500", "500", "ok"]` overrides the name (by call index;
 the last entry repeats). `latency_s` delays every chat answer (the batch benchmark uses 0.05 s).
+
+Answers per image and per model, so a test knows the right answer: register the images with
+`images[name] = path`, then `answers[(model, name)] = text` sets what an ok call answers for that image, and
+`label_probs[(model, name)] = {"A": 0.7, "B": 0.3}` the first token's `top_logprobs` when the request asks for
+logprobs (score mode). A request's image is recognised as the registered image nearest to it in an 8×8 thumbnail,
+so resizing and JPEG re-encoding on the way do not matter.
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
+import math
 import socket
 import threading
 import time
@@ -57,6 +66,11 @@ class FaultServer:
         self.retry_after_ms = retry_after_ms
         self.reply_text = reply_text
         self.script: dict[str, list[str]] = {}
+        self.images: dict[str, object] = {}  # name -> image path, for answers per image
+        self.answers: dict[tuple[str, str], str] = {}  # (model, image name) -> reply text
+        self.label_probs: dict[tuple[str, str], dict[str, float]] = {}  # (model, image name) -> token -> p
+        self.seen_images: Counter[tuple[str, str]] = Counter()  # (model, image name) -> calls
+        self._thumbs: dict[str, object] = {}
         self.calls: Counter[str] = Counter()
         self.in_flight = self.most_in_flight = 0  # chat requests being answered now / at most at once
         self.requests: deque[dict] = deque(maxlen=256)  # recent request bodies, oldest first
@@ -116,6 +130,9 @@ class FaultServer:
             self.calls.clear()
             self.requests.clear()
             self.script.clear()
+            self.answers.clear()
+            self.label_probs.clear()
+            self.seen_images.clear()
             self.last_request = None
             self.last_headers = {}
 
@@ -138,6 +155,33 @@ class FaultServer:
         if model.endswith("-then-ok"):
             return model[: -len("-then-ok")] if n == 0 else "ok"
         return model if model in BEHAVIOURS else "ok"
+
+    def image_name(self, body: dict) -> str | None:
+        """The registered image nearest to the request's first image (None when none is registered or sent)."""
+        if not self.images:
+            return None
+        url = next((part["image_url"]["url"] for message in body.get("messages", [])
+                    if isinstance(message.get("content"), list)
+                    for part in message["content"] if part.get("type") == "image_url"), None)
+        if not url:
+            return None
+        sent = _thumb(base64.b64decode(url.split(",", 1)[1]))
+        with self._lock:
+            for name, path in self.images.items():
+                if name not in self._thumbs:
+                    with open(path, "rb") as f:
+                        self._thumbs[name] = _thumb(f.read())
+            thumbs = dict(self._thumbs)
+        return min(thumbs, key=lambda name: sum((a - b) ** 2 for a, b in zip(thumbs[name], sent)))
+
+    def _reply_for(self, body: dict) -> tuple[str, dict[str, float] | None]:
+        name = self.image_name(body)
+        model = str(body.get("model", ""))
+        if name is None:
+            return self.reply_text, None
+        with self._lock:
+            self.seen_images[(model, name)] += 1
+        return self.answers.get((model, name), self.reply_text), self.label_probs.get((model, name))
 
     def _wait(self, seconds: float) -> bool:
         """Sleep unless the server is stopping; True when it is."""
@@ -208,9 +252,15 @@ class _Handler(BaseHTTPRequestHandler):
     # --- behaviours --------------------------------------------------------------------------------------
 
     def _ok(self, body: dict, extra_usage: dict | None = None) -> None:
+        text, probs = self.fault._reply_for(body)
         if body.get("stream"):
-            return self._stream(body, cut=False, extra_usage=extra_usage)
-        self._json(200, _completion(body, self.fault.reply_text, extra_usage))
+            return self._stream(body, cut=False, extra_usage=extra_usage, text=text)
+        data = _completion(body, text, extra_usage)
+        if body.get("logprobs") and probs:  # score mode: the first answer token's alternatives
+            top = [{"token": token, "logprob": math.log(p), "bytes": None} for token, p in probs.items() if p > 0]
+            data["choices"][0]["logprobs"] = {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
+                                                           "bytes": None, "top_logprobs": top}]}
+        self._json(200, data)
 
     _stream_ok = _ok
 
@@ -302,13 +352,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- wire helpers ------------------------------------------------------------------------------------
 
-    def _stream(self, body: dict, *, cut: bool, bad_chunk: bool = False, extra_usage: dict | None = None) -> None:
+    def _stream(self, body: dict, *, cut: bool, bad_chunk: bool = False, extra_usage: dict | None = None,
+                text: str | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        words = self.fault.reply_text.split(" ")
+        words = (self.fault.reply_text if text is None else text).split(" ")
         pieces = [w + " " for w in words[:-1]] + words[-1:]
         if cut or bad_chunk:
             pieces = pieces[:2]
@@ -348,6 +399,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _thumb(data: bytes) -> list[int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return list(im.convert("RGB").resize((8, 8)).tobytes())
 
 
 def _usage(completion_tokens: int, extra: dict | None = None) -> dict:

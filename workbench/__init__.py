@@ -31,6 +31,7 @@ _LAZY = {
     "retry_failed": "batch", "open_run": "store", "compare_runs": "store", "export_run": "exports",
     "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
+    "recommend": "decide", "Recommendation": "decide", "parse_bar": "decide",
 }
 
 __all__ = ["AuthError", "BackendError", "ConfigError", "DeadlineError", "ImageError", "KeyMissingError",

@@ -4,6 +4,7 @@
     workbench run photo.jpg --task pothole_severity --model "GPT-4o mini (OpenAI)"
     workbench batch --path scans/ --task pii_detection --model llava --api-base http://localhost:8000/v1
     workbench eval RUN --labels labels.csv
+    workbench recommend RUN [RUN …] --bar "accuracy>=0.9" [--human-cost 0.05]
     workbench export RUN --format jsonl
     workbench runs
 
@@ -137,7 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every item, not only the changed ones")
     _store_options(p)
     p.set_defaults(handler=cmd_compare)
+    _add_recommend(sub)
     return parser
+
+
+def _add_recommend(sub) -> None:
+    p = sub.add_parser("recommend", help="the cheapest configuration (or cascade) that meets a bar, and how sure")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--bar", action="append", default=[], help='e.g. "accuracy>=0.9", "mae<=0.5", '
+                   '"recall[severe]>=0.95", "p95<=2s", "cost<=1.5" (repeatable: every bar must be met)')
+    p.add_argument("--human-cost", type=float, metavar="USD", help="$ per human review: adds person-review cascades")
+    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables such as tag]")
+    p.add_argument("--out", help="also write the points (CSV) and the frontier and cascade plots (PNG) here")
+    _store_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_recommend)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -256,6 +271,35 @@ def cmd_eval(args) -> int:
                     print(f"\n## {name}\n{table.to_string(index=False)}")
     if args.labels is None and evaluation.results["expected"].isna().all():
         _note("no labels: only format, latency, cost and agreement — pass --labels CSV for accuracy")
+    return EXIT_OK
+
+
+def cmd_recommend(args) -> int:
+    from .decide import parse_bars, recommend
+
+    bars = parse_bars(args.bar)  # a bad bar is a usage error before any run is read
+    rec = recommend(args.runs, bars, labels=args.labels, db=args.db, human_cost=args.human_cost)
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        rec.points.to_csv(out / "points.csv", index=False)
+        rec.plot().savefig(out / "frontier.png", dpi=120)
+        rec.plot_cascades().savefig(out / "cascades.png", dpi=120)
+    if args.json:
+        print(json.dumps({"pick": rec.pick, "reason": rec.reason, "metric": rec.metric,
+                          "points": json.loads(rec.points.to_json(orient="records")),
+                          "comparisons": json.loads(rec.comparisons_table().to_json(orient="records"))}, indent=2))
+        return EXIT_OK
+    import pandas as pd
+
+    columns = ["configuration", "kind", "n", "quality", "quality_low", "quality_high", "cost_per_1k_usd",
+               "latency_p95_s", "on_frontier", "meets"]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 70):
+        print(rec.points[columns].rename(columns={"quality": rec.metric}).to_string(
+            index=False, float_format=lambda x: f"{x:.3g}", na_rep="—"))
+    print(f"\n{rec.reason}")
     return EXIT_OK
 
 
