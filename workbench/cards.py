@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import TYPE_CHECKING
 
 from .results import Result
+
+if TYPE_CHECKING:
+    from .comparison import CompareSnapshot
 
 CSS = """
 .wb-cards{display:flex;gap:12px;flex-wrap:wrap;align-items:stretch}
@@ -121,3 +125,8 @@ def cards_html(cards: list[str]) -> str:
 
 def results_html(results: list[Result]) -> str:
     return cards_html([result_card(r) for r in results])
+
+
+def snapshot_html(snapshot: "CompareSnapshot") -> str:
+    """A comparison in progress (workbench.compare_stream): finished models as result cards, the rest running."""
+    return cards_html([result_card(m.result) if m.done else running_card(m.model, m.text) for m in snapshot.models])
