@@ -43,3 +43,9 @@ def _row(r: Result) -> dict:
 
 def _round(value, digits: int = 3):
     return None if value is None else round(value, digits)
+
+
+def without_empty_columns(frame: "pd.DataFrame", keep: tuple[str, ...] = ("model", "status", "cost")) -> "pd.DataFrame":
+    """The table without the columns no row has a value in (probabilities in generate mode, errors when none
+    failed), so a narrow screen shows what is there; `keep` columns always stay."""
+    return frame[[c for c in frame.columns if c in keep or frame[c].notna().any()]]

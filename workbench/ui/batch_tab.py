@@ -75,7 +75,7 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -
         with gr.Row():
             with gr.Column():
                 uploads = gr.File(label="Images, or a .zip of images", file_count="multiple",
-                                  file_types=["image", ".zip"])
+                                  file_types=["image", ".zip"], elem_id="batch-uploads")
                 labels_csv = gr.File(label="Labels CSV (optional): file,label[,tag]", file_types=[".csv"],
                                      type="filepath")
                 task = gr.Dropdown([(t.title, t.name) for t in TASKS.values()], value="pothole_severity",
@@ -85,12 +85,13 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -
                 prompt_b = gr.Textbox("", label="Prompt v2 (optional: compare two prompt versions)", lines=3)
             with gr.Column():
                 models = gr.CheckboxGroup(model_choices(catalog, {}),
-                                          value=[s.name for s in catalog if s.selected], label="Models")
+                                          value=[s.name for s in catalog if s.selected], label="Models",
+                                          elem_id="batch-models")
                 mode = gr.Radio([("Generate an answer", "generate"), ("Score every label", "score")],
                                 value="generate", label="Mode")
                 workers = gr.Slider(1, 64, value=8, step=1, label="Concurrent calls per server")
                 run = gr.Button("Run batch", variant="primary")
-        summary = gr.Markdown()
+        summary = gr.Markdown(elem_id="batch-summary")
         metrics = gr.Dataframe(label="Metrics per model and prompt version", interactive=False)
         confusion = gr.Plot(label="Confusion matrix")
         compliance = gr.Dataframe(label="Format compliance (share of each status)", interactive=False)

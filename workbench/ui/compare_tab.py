@@ -10,7 +10,7 @@ import gradio as gr
 from .. import PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, format_usd, get_task, preview_costs
 from ..cards import results_html, snapshot_html
 from ..comparison import compare_stream
-from ..tables import results_table
+from ..tables import results_table, without_empty_columns
 from .fields import model_choices, refreshed_models, session_specs, task_fields
 
 
@@ -111,7 +111,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
             yield snapshot_html(snapshot), empty
     results = snapshot.results
     estimated = _estimated_costs(image_path, specs, prompt, max_edge or 1536, detail)
-    yield results_html(results), results_table(results, estimated if estimated else None)
+    yield results_html(results), without_empty_columns(results_table(results, estimated if estimated else None))
 
 
 def _settings_column(samples: list[str]) -> dict:
@@ -133,7 +133,7 @@ def _settings_column(samples: list[str]) -> dict:
 
 def _models_column(catalog: list[ModelSpec]) -> dict:
     models = gr.CheckboxGroup(model_choices(catalog, {}), value=[s.name for s in catalog if s.selected],
-                              label="Models")
+                              label="Models", elem_id="compare-models")
     refresh = gr.Button("Check models", size="sm")
     costs = gr.Dataframe(label="Estimated cost (≈100 output tokens; updates with image, models, max edge and "
                                "detail)", interactive=False)
@@ -148,14 +148,15 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
         add = gr.Button("Add model", size="sm")
     run = gr.Button("Run", variant="primary")
     cards = gr.HTML(label="Results")
-    table = gr.Dataframe(label="Results table", interactive=False, wrap=True)
+    table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
+                         elem_id="compare-results")  # the full error is in the model's card
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
                 cards=cards, table=table)
 
 
 def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State, samples: list[str]) -> None:
     """The tab; it writes the session's keys (the password boxes) and added models into the shared states."""
-    with gr.Tab("Compare"):
+    with gr.Tab("Compare", elem_id="compare-tab"):
         with gr.Row():
             with gr.Column(scale=1):
                 s = _settings_column(samples)
