@@ -243,6 +243,15 @@ def test_browser_added_model_runs_in_compare_and_batch(app_server):
         page.get_by_role("button", name="Run batch").click()
         expect(page.locator("#batch-summary")).to_contain_text("Done.", timeout=120_000)
         summary = page.locator("#batch-summary").inner_text()
+        run_id = summary.split("Run id ")[1].split()[0].strip("`")
+
+        page.get_by_role("tab", name="History").click()  # the run picker lists the runs; a click on a row opens one
+        expect(page.locator("#history-runs")).to_contain_text(run_id, timeout=20_000)
+        page.locator("#history-runs").get_by_text(run_id, exact=True).filter(visible=True).first.click()
+        expect(page.locator("#history-results")).to_contain_text("road_pothole_minor", timeout=20_000)
+        expect(page.locator("#history-run input")).to_have_value(run_id)
+        page.locator("#history-run input").click()
+        expect(page.get_by_role("option", name=run_id)).to_be_visible()
         browser.close()
     assert "1 items" in summary or "1 item" in summary, summary
     assert faults.calls_for("stream-ok") == before + 2  # the batch called the added model
