@@ -124,3 +124,12 @@ def test_compare_results_is_the_stream_run_to_the_end(fault_server, sample_image
     table = workbench.results_table(results)
     assert list(table["model"]) == ["a", "b"] and table.loc[1, "cost"].endswith("(reported)")
     assert list(workbench.compare_stream(sample_image, "ask", [], max_tokens=4))[-1].results == []
+
+
+def test_score_mode_fallback_says_why_in_the_card(fault_server, sample_image):
+    """A model that cannot give label probabilities answers in generate mode, and its card says why."""
+    (result,) = workbench.compare_results(sample_image, "moderation", [_served(fault_server, "no scores", "ok")],
+                                          mode="score", max_tokens=16)
+    assert result.mode == "generate" and "answered in generate mode" in result.metrics["score_note"]
+    card = workbench.result_card(result)
+    assert "wb-score-note" in card and "label probabilities not available" in card

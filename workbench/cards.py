@@ -106,6 +106,8 @@ def result_card(result: Result) -> str:
                 f'<div class="wb-why">{escape(_reason(result.output or {}))}</div>')
         if result.error:
             body += f'<div class="wb-why"><b>Note:</b> {escape(result.error)}</div>'
+    if result.metrics.get("score_note"):  # why score mode answered in generate mode, or asked other questions
+        body += f'<div class="wb-why wb-score-note"><b>Score mode:</b> {escape(result.metrics["score_note"])}</div>'
     body += _probabilities(result.probabilities)
     raw = (f"<details><summary>Raw output</summary><pre>{escape(result.raw_text or '')}</pre>"
            f"<pre>{escape(json.dumps(result.output, indent=1)) if result.output else ''}</pre></details>")
