@@ -23,6 +23,7 @@ _LAZY = {
     "compare": "comparison", "compare_results": "comparison", "compare_stream": "comparison",
     "CompareSnapshot": "comparison", "ModelProgress": "comparison", "run_model": "calls", "availability": "calls",
     "results_html": "cards", "result_card": "cards", "running_card": "cards", "cards_html": "cards",
+    "snapshot_html": "cards",
     "PROVIDERS": "providers",
     "Playground": "playground", "ResultCards": "playground", "results_table": "tables",
     "notebook_params": "notebook_setup", "category_rates": "report", "kind_counts": "report", "local_speed": "report",
