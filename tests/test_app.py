@@ -195,6 +195,68 @@ def test_batch_and_history_endpoints(app_server, tmp_path):
     assert len(results["data"]) == 6
 
 
+def test_browser_added_model_runs_in_compare_and_batch(app_server):
+    """A model added in the Compare tab runs there, and is listed, tickable and run in the Batch tab."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    faults = app_server["faults"]
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=flags)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(app_server["url"])
+        page.locator("#compare-tab input[type=file]").first.set_input_files(
+            str(ROOT / "sample_images" / "road_pothole_severe.jpg"))
+        page.get_by_text("Add an OpenAI-compatible model", exact=False).click()
+        page.get_by_label("Display name").fill("my server")
+        page.get_by_label("Base URL").fill(faults.url)
+        page.get_by_label("Model id").fill("stream-ok")
+        page.get_by_role("button", name="Add model").click()
+        added = page.locator("#compare-models").get_by_label("my server", exact=False)
+        expect(added).to_be_checked(timeout=20_000)  # added and ticked
+        before = faults.calls_for("stream-ok")
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.wait_for_function(
+            "document.querySelectorAll('.wb-card').length === 3 && "
+            "document.querySelectorAll('.wb-card[data-status=running]').length === 0", timeout=120_000)
+        expect(page.locator("#compare-results")).to_contain_text("my server", timeout=20_000)
+        assert faults.calls_for("stream-ok") == before + 1
+        page.screenshot(path=str(ARTIFACTS / "compare_1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "compare_390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # tables scroll inside their frame
+        assert "[object Object]" not in page.locator("#compare-tab").inner_text()
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        page.get_by_role("tab", name="Batch & evaluate").click()
+        batch_models = page.locator("#batch-models")
+        mine = batch_models.get_by_label("my server", exact=False)
+        expect(mine).to_be_visible(timeout=20_000)
+        for name in ("tiny llava", "tiny idefics3"):
+            batch_models.get_by_label(name, exact=False).uncheck()
+        mine.check()
+        expect(mine).to_be_checked()
+        page.locator("#batch-uploads input[type=file]").set_input_files(
+            str(ROOT / "sample_images" / "road_pothole_minor.jpg"))
+        page.get_by_role("button", name="Run batch").click()
+        expect(page.locator("#batch-summary")).to_contain_text("Done.", timeout=120_000)
+        summary = page.locator("#batch-summary").inner_text()
+        run_id = summary.split("Run id ")[1].split()[0].strip("`")
+
+        page.get_by_role("tab", name="History").click()  # the run picker lists the runs; a click on a row opens one
+        expect(page.locator("#history-runs")).to_contain_text(run_id, timeout=20_000)
+        page.locator("#history-runs").get_by_text(run_id, exact=True).filter(visible=True).first.click()
+        expect(page.locator("#history-results")).to_contain_text("road_pothole_minor", timeout=20_000)
+        expect(page.locator("#history-run input")).to_have_value(run_id)
+        page.locator("#history-run input").click()
+        expect(page.get_by_role("option", name=run_id)).to_be_visible()
+        browser.close()
+    assert "1 items" in summary or "1 item" in summary, summary
+    assert faults.calls_for("stream-ok") == before + 2  # the batch called the added model
+
+
 def test_canary_key_is_nowhere(app_server):
     """Runs last in this module: the logs and every file the app wrote must be free of both canaries."""
     # One more call where the session key is used and echoed back by the server.

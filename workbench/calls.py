@@ -1,8 +1,8 @@
-"""Run one image through one or many models; every model gets a Result, whatever happens to the others."""
+"""One model on one image: `run_model` (bad input raises, a failing model returns an error Result), and whether a
+model can run now. Several models at once: workbench.comparison."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .backends import Availability, get_backend
 from .errors import BackendError
@@ -12,9 +12,6 @@ from .models import ModelSpec, resolve_models
 from .results import Result
 from .tasks import Task, get_task
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 def availability(spec: ModelSpec, keys: dict[str, str] | None = None) -> Availability:
     try:
@@ -23,7 +20,7 @@ def availability(spec: ModelSpec, keys: dict[str, str] | None = None) -> Availab
         return Availability("unknown", str(e))
 
 
-__all__ = ["MODES", "availability", "compare", "compare_results", "prompt_hash", "run_model"]
+__all__ = ["MODES", "availability", "prompt_hash", "run_model"]  # comparisons: workbench.comparison
 
 
 def run_model(image, task: str | Task, model: ModelSpec | str, *, prompt: str | None = None,
@@ -40,23 +37,3 @@ def run_model(image, task: str | Task, model: ModelSpec | str, *, prompt: str | 
     plan = CallPlan.of(image, task, spec, text, mode=mode, variables=variables, keys=keys, max_tokens=max_tokens,
                        temperature=temperature, max_edge=max_edge, detail=detail)
     return call(plan, image, on_text)
-
-
-def compare_results(image, task: str | Task = "ask", models=None, **options) -> list[Result]:
-    """Run every model concurrently on one image; results come back in the order the models were given."""
-    task = get_task(task)
-    specs = resolve_models(models)
-    task.render(options.get("prompt"), options.get("variables"))  # raise on a bad prompt before any call
-    image = load_image(image)
-    with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
-        futures = [pool.submit(run_model, image, task, spec, **options) for spec in specs]
-        return [f.result() for f in futures]
-
-
-def compare(image, task: str | Task = "ask", models=None, **options) -> "pd.DataFrame":
-    """`workbench.compare(image, task="pothole_severity", models=[...])` → one DataFrame row per model."""
-    import pandas as pd
-
-    frame = pd.DataFrame([r.to_row() for r in compare_results(image, task, models, **options)])
-    # Nullable integers: a failed call has no token counts, and that must not turn 512 into 512.0.
-    return frame.astype({"input_tokens": "Int64", "output_tokens": "Int64"})

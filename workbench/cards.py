@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import TYPE_CHECKING
 
 from .results import Result
+
+if TYPE_CHECKING:
+    from .comparison import CompareSnapshot
 
 CSS = """
 .wb-cards{display:flex;gap:12px;flex-wrap:wrap;align-items:stretch}
@@ -94,6 +98,8 @@ def result_card(result: Result) -> str:
                 f'<div class="wb-why">{escape(_reason(result.output or {}))}</div>')
         if result.error:
             body += f'<div class="wb-why"><b>Note:</b> {escape(result.error)}</div>'
+    if result.metrics.get("score_note"):  # why score mode answered in generate mode, or asked other questions
+        body += f'<div class="wb-why wb-score-note"><b>Score mode:</b> {escape(result.metrics["score_note"])}</div>'
     body += _probabilities(result.probabilities)
     raw = (f"<details><summary>Raw output</summary><pre>{escape(result.raw_text or '')}</pre>"
            f"<pre>{escape(json.dumps(result.output, indent=1)) if result.output else ''}</pre></details>")
@@ -113,3 +119,8 @@ def cards_html(cards: list[str]) -> str:
 
 def results_html(results: list[Result]) -> str:
     return cards_html([result_card(r) for r in results])
+
+
+def snapshot_html(snapshot: "CompareSnapshot") -> str:
+    """A comparison in progress (workbench.compare_stream): finished models as result cards, the rest running."""
+    return cards_html([result_card(m.result) if m.done else running_card(m.model, m.text) for m in snapshot.models])

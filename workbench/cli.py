@@ -199,7 +199,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .calls import compare_results
+    from .comparison import compare_results
 
     specs = _specs(args)
     results = compare_results(args.image, args.task, specs, prompt=args.prompt, variables=_variables(args.var),

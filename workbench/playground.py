@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -22,43 +21,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .lifecycle import MODES
-from .calls import availability, prompt_hash, run_model
-from .cards import cards_html, result_card, results_html, running_card
+from .calls import availability, prompt_hash
+from .cards import results_html, snapshot_html
+from .comparison import compare_stream
 from .costs import format_usd
 from .errors import ConfigError, ImageError
 from .images import load_image
 from .models import ModelSpec, load_models, resolve_models
 from .results import Result
+from .tables import TABLE_COLUMNS, results_table  # noqa: F401 — the playground's table, importable from here
 from .tasks import TASKS, get_task
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE_COLUMNS = ("model", "status", "label", "probabilities", "expected_score", "latency_s", "input_tokens",
-                 "output_tokens", "tokens_per_s", "cost", "error", "note")
 _THUMBNAIL = 256
-_REFRESH_S = 0.25  # how often running cards are redrawn while models stream
 _TABLE_CSS = (".wb-table{border-collapse:collapse;font-size:12px;margin:6px 0}"
               ".wb-table th,.wb-table td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:left;"
               "vertical-align:top;max-width:320px}")
-
-
-def results_table(results: list[Result]) -> "pd.DataFrame":
-    """One row per result, ready to read: parsed verdict, probabilities, latency, tokens, tokens/s, cost ("—" if
-    unknown). Notebooks use it for any list of Result records."""
-    import pandas as pd
-
-    rows = []
-    for r in results:
-        probs = " · ".join(f"{k} {p:.2f}" for k, p in (r.probabilities or {}).items())
-        rows.append({"model": r.model, "status": r.status, "label": r.label, "probabilities": probs or None,
-                     "expected_score": r.expected_score,
-                     "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
-                     "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-                     "tokens_per_s": r.metrics.get("tokens_per_s"),
-                     "cost": format_usd(r.cost) + (" (reported)" if r.cost_source == "reported" else ""),
-                     "error": r.error, "note": r.metrics.get("score_note")})
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).astype({"input_tokens": "Int64", "output_tokens": "Int64"})
 
 
 @dataclass(frozen=True)
@@ -317,17 +297,10 @@ class Playground:
         self._say(f"Running {len(specs)} model(s) in {self.mode.value} mode…")
         options = dict(prompt=self.prompt.value, variables=variables, keys=self.keys,
                        max_tokens=int(self.max_tokens.value), max_edge=self.max_edge, mode=self.mode.value)
-        live = {s.name: "" for s in specs}
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-            futures = {s.name: pool.submit(self._call, image, s, live, options) for s in specs}
-            while True:
-                done, pending = wait(futures.values(), timeout=_REFRESH_S)
-                self.cards.value = cards_html([result_card(f.result()) if f.done() else running_card(n, live[n])
-                                               for n, f in futures.items()])
-                if not pending:
-                    break
-        self.results = [futures[s.name].result() for s in specs]
+        for snapshot in compare_stream(image, self.task, specs, **options):
+            self.cards.value = snapshot_html(snapshot)
+        self.results = snapshot.results
         self.table = results_table(self.results)
         self.table_html.value = _table_html(self.table)
         failed = sum(r.status == "error" for r in self.results)
@@ -349,12 +322,6 @@ class Playground:
                               f"{{{task.variables[0]}}}")
         task.render(self.prompt.value, variables)  # a missing {tag} is the user's to fix, before any call
         return load_image(source), specs, variables
-
-    def _call(self, image, spec: ModelSpec, live: dict, options: dict) -> Result:
-        def on_text(text: str) -> None:
-            live[spec.name] = text
-
-        return run_model(image, self.task, spec, on_text=on_text, **options)
 
     def save_version(self, name: str | None = None) -> PromptVersion:
         """The "Save as prompt version" button: records the prompt as edited, under a name, for this task.

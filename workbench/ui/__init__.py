@@ -1,1 +1,1 @@
-"""Gradio tabs of the app beyond the side-by-side compare view. Only app.py imports this (it imports gradio)."""
+"""The Gradio tabs of the app (Compare, Batch & evaluate, History). Only app.py imports this (it imports gradio)."""

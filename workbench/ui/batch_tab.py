@@ -14,10 +14,10 @@ from ..evaluate import evaluate_run
 from ..exports import export_run
 from ..models import ModelSpec
 from ..uploads import image_paths
-from .fields import model_choices, task_fields
+from .fields import model_choices, refreshed_models, session_specs, task_fields
 
 def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys,
-                  specs_by_name: dict[str, ModelSpec], progress=gr.Progress()):
+                  extra, catalog: list[ModelSpec], progress=gr.Progress()):
     """Generator: live progress in the summary, then metrics, confusion matrix, compliance, changes, export."""
     if not uploads:
         raise gr.Error("Upload images (or a .zip of images) first.")
@@ -33,6 +33,7 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
         paths = image_paths([getattr(u, "name", u) for u in uploads], folder)
     except ImageError as e:
         raise gr.Error(str(e)) from None
+    specs_by_name = {s.name: s for s in session_specs(catalog, extra)}
     specs = [specs_by_name[n] for n in model_names if n in specs_by_name]
     state: dict = {}
 
@@ -68,13 +69,13 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
            str(export))
 
 
-def build_batch_tab(catalog: list[ModelSpec], keys: gr.State) -> None:
-    specs_by_name = {s.name: s for s in catalog}
+def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -> None:
+    """The tab; its Models box follows the session's keys and the models added in the Compare tab."""
     with gr.Tab("Batch & evaluate"):
         with gr.Row():
             with gr.Column():
                 uploads = gr.File(label="Images, or a .zip of images", file_count="multiple",
-                                  file_types=["image", ".zip"])
+                                  file_types=["image", ".zip"], elem_id="batch-uploads")
                 labels_csv = gr.File(label="Labels CSV (optional): file,label[,tag]", file_types=[".csv"],
                                      type="filepath")
                 task = gr.Dropdown([(t.title, t.name) for t in TASKS.values()], value="pothole_severity",
@@ -84,12 +85,13 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State) -> None:
                 prompt_b = gr.Textbox("", label="Prompt v2 (optional: compare two prompt versions)", lines=3)
             with gr.Column():
                 models = gr.CheckboxGroup(model_choices(catalog, {}),
-                                          value=[s.name for s in catalog if s.selected], label="Models")
+                                          value=[s.name for s in catalog if s.selected], label="Models",
+                                          elem_id="batch-models")
                 mode = gr.Radio([("Generate an answer", "generate"), ("Score every label", "score")],
                                 value="generate", label="Mode")
                 workers = gr.Slider(1, 64, value=8, step=1, label="Concurrent calls per server")
                 run = gr.Button("Run batch", variant="primary")
-        summary = gr.Markdown()
+        summary = gr.Markdown(elem_id="batch-summary")
         metrics = gr.Dataframe(label="Metrics per model and prompt version", interactive=False)
         confusion = gr.Plot(label="Confusion matrix")
         compliance = gr.Dataframe(label="Format compliance (share of each status)", interactive=False)
@@ -97,8 +99,11 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State) -> None:
         download = gr.File(label="All results (CSV)")
 
         task.change(task_fields, task, [prompt_a, variable], api_visibility="private")
-        run.click(partial(run_batch_job, specs_by_name=specs_by_name),
-                  [uploads, labels_csv, task, variable, prompt_a, prompt_b, models, mode, workers, keys],
+        for state in (keys, extra):
+            state.change(partial(refreshed_models, catalog), [keys, extra, models], models, api_visibility="private",
+                         show_progress="hidden")
+        run.click(partial(run_batch_job, catalog=catalog),
+                  [uploads, labels_csv, task, variable, prompt_a, prompt_b, models, mode, workers, keys, extra],
                   [summary, metrics, confusion, compliance, changes, download], api_name="batch",
                   concurrency_id="batch", concurrency_limit=1)
 

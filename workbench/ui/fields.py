@@ -8,6 +8,11 @@ from ..models import ModelSpec
 from ..tasks import get_task
 
 
+def session_specs(catalog: list[ModelSpec], extra: list[dict] | None) -> list[ModelSpec]:
+    """The models file's models plus the ones added in this browser session (kept as dicts in gr.State)."""
+    return [*catalog, *(ModelSpec(**e) for e in extra or [])]
+
+
 def model_choices(specs: list[ModelSpec], keys: dict | None) -> list[tuple[str, str]]:
     """Checkbox labels that say whether each model can run now, and why not."""
     choices = []
@@ -18,6 +23,13 @@ def model_choices(specs: list[ModelSpec], keys: dict | None) -> list[tuple[str, 
     return choices
 
 
+def refreshed_models(catalog: list[ModelSpec], keys: dict | None, extra: list[dict] | None, ticked: list[str]):
+    """The Models box relabelled for the session's keys and added models; ticks kept where the model still is."""
+    specs = session_specs(catalog, extra)
+    names = {s.name for s in specs}
+    return gr.update(choices=model_choices(specs, keys), value=[n for n in ticked or [] if n in names])
+
+
 def task_fields(task_name: str):
     """When the task changes: its default prompt, and the variable box (tag, question) it needs."""
     task = get_task(task_name)
@@ -25,3 +37,4 @@ def task_fields(task_name: str):
     return (gr.update(value=task.prompt),
             gr.update(visible=variable is not None, label=(variable or "").capitalize(),
                       value=task.examples.get(variable, "") if variable else ""))
+

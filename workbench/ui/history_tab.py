@@ -16,7 +16,15 @@ RESULT_COLUMNS = ("image_path", "model", "prompt_version", "status", "label", "e
 
 def runs_table():
     runs = list_runs(limit=200)
-    return runs, gr.update(choices=list(runs["id"]) if "id" in runs else [])
+    return runs, gr.update(choices=list(runs["run_id"]) if "run_id" in runs else [])
+
+
+def open_clicked_run(runs, evt: gr.SelectData):
+    """A click on any cell of a run's row opens that run."""
+    if runs is None or "run_id" not in runs or not evt.index or evt.index[0] >= len(runs):
+        raise gr.Error("Click a row of the runs table (press Refresh if it is empty).")
+    run_id = str(runs.iloc[evt.index[0]]["run_id"])
+    return (gr.update(value=run_id), *open_history_run(run_id))
 
 
 def open_history_run(run_id: str):
@@ -35,12 +43,14 @@ def open_history_run(run_id: str):
 def build_history_tab() -> None:
     with gr.Tab("History") as tab:
         refresh = gr.Button("Refresh", size="sm")
-        runs = gr.Dataframe(label="Runs in the store (newest first)", interactive=False)
-        run_id = gr.Dropdown(label="Run", choices=[], allow_custom_value=True)
+        runs = gr.Dataframe(label="Runs in the store (newest first; click a row to open it)", interactive=False,
+                            elem_id="history-runs")
+        run_id = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="history-run")
         open_button = gr.Button("Open run")
         metrics = gr.Dataframe(label="Metrics", interactive=False)
-        results = gr.Dataframe(label="Results", interactive=False)
+        results = gr.Dataframe(label="Results", interactive=False, elem_id="history-results")
         download = gr.File(label="Download (CSV)")
         refresh.click(runs_table, None, [runs, run_id], api_name="runs")
         tab.select(runs_table, None, [runs, run_id], api_visibility="private")
         open_button.click(open_history_run, run_id, [results, metrics, download], api_name="open_run")
+        runs.select(open_clicked_run, runs, [run_id, results, metrics, download], api_visibility="private")

@@ -1,0 +1,181 @@
+"""The "Compare" tab: one image, one task, any number of models side by side, text streaming into their cards.
+
+The models run through workbench.compare_stream, the same engine as `workbench.compare` and the playground."""
+from __future__ import annotations
+
+from functools import partial
+
+import gradio as gr
+
+from .. import PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, format_usd, get_task, preview_costs
+from ..cards import results_html, snapshot_html
+from ..comparison import compare_stream
+from ..tables import results_table, without_empty_columns
+from .fields import model_choices, refreshed_models, session_specs, task_fields
+
+
+class ImageUpload(gr.Image):
+    """gr.Image that hands over the uploaded file untouched: workbench.load_image checks it (size cap, formats)
+    before anything is decoded. gr.Image's own preprocessing opens files and decodes data: URLs itself."""
+
+    def get_block_name(self) -> str:
+        return "image"  # same front end as gr.Image
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            raise gr.Error("Send the image as a file upload, not as a data: URL.")
+        return payload.path
+
+
+def key_variables(catalog: list[ModelSpec]) -> list[str]:
+    """Every key the models file or a provider preset names: each gets a password box."""
+    return sorted({p.key_env for p in PROVIDERS.values() if p.key_env} |
+                  {s.resolved_key_env for s in catalog if s.resolved_key_env})
+
+
+def set_key(keys: dict, env_var: str, value: str) -> dict:
+    keys = dict(keys or {})
+    if value and value.strip():
+        keys[env_var] = value.strip()
+    else:
+        keys.pop(env_var, None)
+    return keys
+
+
+def add_custom_model(extra: list, name: str, base_url: str, model_id: str, key_env: str, catalog: list):
+    if not (base_url and model_id):
+        raise gr.Error("A custom model needs a base URL (ending in /v1) and a model id: fill both boxes.")
+    name = (name or f"{model_id} (custom)").strip()
+    try:
+        spec = ModelSpec(name=name, provider="custom", base_url=base_url.strip(), model=model_id.strip(),
+                         key_env=(key_env or "").strip() or None)
+    except ValueError as e:
+        raise gr.Error(f"That model entry is invalid: {e}") from None
+    if name in {s.name for s in catalog} | {s["name"] for s in extra}:
+        raise gr.Error(f"A model called {name!r} already exists — choose another name.")
+    return [*extra, spec.model_dump()]
+
+
+def _estimated_costs(image_path, specs, prompt, max_edge, detail) -> dict[str, float | None]:
+    """Model → cost per call estimated before it runs (NaN when unknown); {} when no estimate can be made."""
+    try:
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+    except (ImageError, ConfigError):
+        return {}
+    return dict(zip(frame["model"], frame["cost_per_call"]))
+
+
+def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catalog: list[ModelSpec]):
+    """Estimated tokens and cost per call and per 1,000 images for the ticked models, before anything runs."""
+    import pandas as pd
+
+    by_name = {s.name: s for s in session_specs(catalog, extra)}
+    specs = [by_name[n] for n in model_names or [] if n in by_name]
+    if not image_path or not specs:
+        return pd.DataFrame()
+    try:
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+    except (ImageError, ConfigError):
+        return pd.DataFrame()
+    for column in ("cost_per_call", "cost_per_1k", "batch_cost_per_1k"):
+        frame[column] = [format_usd(None if pd.isna(v) else v) for v in frame[column]]
+    frame["image_tokens"] = [("unknown" if pd.isna(v) else f"{int(v):,}") for v in frame["image_tokens"]]
+    return frame[["model", "sent_size", "image_tokens", "cost_per_call", "cost_per_1k", "batch_cost_per_1k",
+                  "rule", "price_source"]]
+
+
+def run_comparison(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
+                   detail, mode, catalog: list[ModelSpec]):
+    """Generator: the cards as text streams in (the previous run's table cleared), then the final cards and the
+    results table with the estimated cost beside the actual one."""
+    if not image_path:
+        raise gr.Error("Upload an image or pick a sample first.")
+    if not model_names:
+        raise gr.Error("Tick at least one model.")
+    task = get_task(task_name)
+    variables = {task.variables[0]: variable} if task.variables else {}
+    by_name = {s.name: s for s in session_specs(catalog, extra)}
+    specs = [by_name[n] for n in model_names if n in by_name]
+    options = dict(prompt=prompt, variables=variables, keys=keys, max_tokens=int(max_tokens),
+                   max_edge=int(max_edge) if max_edge else None, detail=detail, mode=mode or "generate")
+    try:
+        stream = compare_stream(image_path, task, specs, **options)
+    except (ImageError, ConfigError) as e:
+        raise gr.Error(str(e)) from None
+    empty = results_table([])
+    snapshot = None
+    for snapshot in stream:
+        if not snapshot.done:
+            yield snapshot_html(snapshot), empty
+    results = snapshot.results
+    estimated = _estimated_costs(image_path, specs, prompt, max_edge or 1536, detail)
+    yield results_html(results), without_empty_columns(results_table(results, estimated if estimated else None))
+
+
+def _settings_column(samples: list[str]) -> dict:
+    image = ImageUpload(type="filepath", label="Image", sources=["upload", "clipboard"], height=300)
+    if samples:
+        gr.Examples(samples, inputs=image, label="Sample images", examples_per_page=12)
+    task = gr.Dropdown([(t.title, t.name) for t in TASKS.values()], value="pothole_severity", label="Task")
+    variable = gr.Textbox(label="Tag", visible=False, placeholder="e.g. pothole")
+    prompt = gr.Textbox(TASKS["pothole_severity"].prompt, label="Prompt (editable)", lines=8)
+    with gr.Accordion("Settings", open=False):
+        max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
+        max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
+        detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
+    mode = gr.Radio([("Generate an answer", "generate"), ("Score every label (probabilities)", "score")],
+                    value="generate", label="Mode")
+    return dict(image=image, task=task, variable=variable, prompt=prompt, max_tokens=max_tokens,
+                max_edge=max_edge, detail=detail, mode=mode)
+
+
+def _models_column(catalog: list[ModelSpec]) -> dict:
+    models = gr.CheckboxGroup(model_choices(catalog, {}), value=[s.name for s in catalog if s.selected],
+                              label="Models", elem_id="compare-models")
+    refresh = gr.Button("Check models", size="sm")
+    costs = gr.Dataframe(label="Estimated cost (≈100 output tokens; updates with image, models, max edge and "
+                               "detail)", interactive=False)
+    with gr.Accordion("API keys (kept for this browser session only)", open=False):
+        key_boxes = {var: gr.Textbox(label=var, type="password", placeholder="not stored anywhere")
+                     for var in key_variables(catalog)}
+    with gr.Accordion("Add an OpenAI-compatible model (vLLM, Ollama, LocalAI, LM Studio, …)", open=False):
+        custom = [gr.Textbox(label="Display name"),
+                  gr.Textbox(label="Base URL", placeholder="http://localhost:8000/v1"),
+                  gr.Textbox(label="Model id", placeholder="Qwen/Qwen2.5-VL-7B-Instruct"),
+                  gr.Textbox(label="Key variable (optional)", placeholder="MY_SERVER_API_KEY")]
+        add = gr.Button("Add model", size="sm")
+    run = gr.Button("Run", variant="primary")
+    cards = gr.HTML(label="Results")
+    table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
+                         elem_id="compare-results")  # the full error is in the model's card
+    return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
+                cards=cards, table=table)
+
+
+def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State, samples: list[str]) -> None:
+    """The tab; it writes the session's keys (the password boxes) and added models into the shared states."""
+    with gr.Tab("Compare", elem_id="compare-tab"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                s = _settings_column(samples)
+            with gr.Column(scale=2):
+                m = _models_column(catalog)
+    models, refresh = m["models"], partial(refreshed_models, catalog)
+    s["task"].change(task_fields, s["task"], [s["prompt"], s["variable"]], api_visibility="private")
+    preview_inputs = [s["image"], models, s["prompt"], s["max_edge"], s["detail"], extra]
+    for trigger in (s["image"].change, models.change, s["max_edge"].release, s["detail"].change, s["prompt"].blur,
+                    s["task"].change):
+        trigger(partial(cost_preview, catalog=catalog), preview_inputs, m["costs"], api_visibility="private",
+                show_progress="hidden")
+    for var, box in m["key_boxes"].items():
+        box.change(lambda k, v, var=var: set_key(k, var, v), [keys, box], keys, api_visibility="private")
+    m["refresh"].click(refresh, [keys, extra, models], models, api_visibility="private")
+    m["add"].click(lambda *a: add_custom_model(*a, catalog), [extra, *m["custom"]], extra,
+                   api_visibility="private").success(
+        lambda k, e, t: refresh(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models, api_visibility="private")
+    inputs = [s["image"], s["task"], s["prompt"], s["variable"], models, keys, extra, s["max_tokens"], s["max_edge"],
+              s["detail"], s["mode"]]
+    m["run"].click(partial(run_comparison, catalog=catalog), inputs, [m["cards"], m["table"]], api_name="compare",
+                   concurrency_id="models", concurrency_limit=4)
