@@ -124,7 +124,7 @@ def test_score_mode_gives_a_result_per_model(playground):
 
 
 def test_save_as_prompt_version_without_a_store(playground, monkeypatch):
-    import workbench.playground as module
+    import workbench.playground.versions as module  # where the playground looks for the default store
 
     monkeypatch.setattr(module, "default_store", lambda: None)
     playground.prompt.value = "Grade the pothole: {\"severity\": \"minor\"}"

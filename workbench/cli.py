@@ -63,12 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 some items failed, 2 usage/config error, 3 nothing answered, 4 store error, "
                "130 interrupted.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
 
+
+def _add_models(sub) -> None:
     p = sub.add_parser("models", help="list the models and whether each can run here")
     p.add_argument("--models-file", help="a models TOML file (default: $WORKBENCH_MODELS, ./models.toml, built-in)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_models)
 
+
+def _add_run(sub) -> None:
     p = sub.add_parser("run", help="one image through one or more models")
     p.add_argument("image")
     _model_options(p)
@@ -76,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_run)
 
+
+def _add_batch(sub) -> None:
     p = sub.add_parser("batch", help="a folder, images or a CSV through models × prompt versions, stored")
     p.add_argument("--path", "--input", dest="paths", action="append", required=True, metavar="PATH",
                    help="a folder (recursive), an image, or a CSV with path[,label][,task][,variables] (repeatable)")
@@ -97,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
     p.set_defaults(handler=cmd_batch)
 
+
+def _add_retry(sub) -> None:
     p = sub.add_parser("retry", help="re-send only the items of a run stored as failures")
     p.add_argument("run")
     p.add_argument("--workers", type=_positive_int, default=8)
@@ -105,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_retry)
 
+
+def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="metrics of a run (against labels when given)")
     p.add_argument("run")
     p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables such as tag]")
@@ -113,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval)
 
+
+def _add_export(sub) -> None:
     p = sub.add_parser("export", help="write a run's results to CSV, JSONL or Parquet")
     p.add_argument("run")
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
@@ -120,26 +135,30 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(p)
     p.set_defaults(handler=cmd_export)
 
+
+def _add_runs(sub) -> None:
     p = sub.add_parser("runs", help="the run history, newest first")
     p.add_argument("--limit", type=_positive_int, default=20)
     _store_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_runs)
 
+
+def _add_show(sub) -> None:
     p = sub.add_parser("show", help="the results of one run")
     p.add_argument("run")
     _store_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=cmd_show)
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="two runs side by side: the items whose verdict changed")
     p.add_argument("run_a")
     p.add_argument("run_b")
     p.add_argument("--all", action="store_true", help="every item, not only the changed ones")
     _store_options(p)
     p.set_defaults(handler=cmd_compare)
-    _add_recommend(sub)
-    return parser
 
 
 def _add_recommend(sub) -> None:
@@ -153,6 +172,11 @@ def _add_recommend(sub) -> None:
     _store_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_recommend)
+
+
+# Each subcommand adds its own parser; `workbench --help` lists them in this order.
+COMMANDS = (_add_models, _add_run, _add_batch, _add_retry, _add_eval, _add_export, _add_runs, _add_show, _add_compare,
+            _add_recommend)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

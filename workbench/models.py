@@ -112,6 +112,11 @@ def _entry(path: Path, text: str, i: int, entry: dict) -> ModelSpec:
     return spec
 
 
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+
+
 def _did_you_mean(word: str, valid: list[str]) -> str:
     import difflib
 

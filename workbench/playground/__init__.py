@@ -12,44 +12,30 @@ values and call the handlers without a browser.
 """
 from __future__ import annotations
 
-import io
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .lifecycle import MODES
-from .calls import availability, prompt_hash
-from .cards import results_html, snapshot_html
-from .comparison import compare_stream
-from .costs import format_usd
-from .errors import ConfigError, ImageError
-from .images import load_image
-from .models import ModelSpec, load_models, resolve_models
-from .results import Result
-from .tables import TABLE_COLUMNS, results_table  # noqa: F401 — the playground's table, importable from here
-from .tasks import TASKS, get_task
+from ..calls import availability
+from ..cards import results_html, snapshot_html
+from ..comparison import compare_stream
+from ..costs import format_usd
+from ..errors import ConfigError, ImageError
+from ..images import load_image
+from ..lifecycle import MODES
+from ..models import ModelSpec, load_models, resolve_models
+from ..results import Result
+from ..tables import TABLE_COLUMNS, results_table  # noqa: F401 — the playground's table, importable from here
+from ..tasks import TASKS, get_task
+from .images import _THUMBNAIL, ImagePicker
+from .versions import PromptVersion, PromptVersions, default_store  # noqa: F401 — public here too
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_THUMBNAIL = 256
 _TABLE_CSS = (".wb-table{border-collapse:collapse;font-size:12px;margin:6px 0}"
               ".wb-table th,.wb-table td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:left;"
               "vertical-align:top;max-width:320px}")
-
-
-@dataclass(frozen=True)
-class PromptVersion:
-    task: str
-    name: str
-    prompt: str
-    prompt_hash: str
-    saved_at: str
-    stored: bool  # True when written to the run store, False when kept in this session only
-    extra: dict = field(default_factory=dict)
 
 
 class ResultCards:
@@ -62,25 +48,7 @@ class ResultCards:
         return results_html(self.results)
 
 
-def default_store():
-    """The run store (workbench.store, at $WORKBENCH_DB or runs/workbench.db) when it can hold prompt versions."""
-    try:
-        from .store import RunStore
-    except ImportError:
-        return None
-    return RunStore() if hasattr(RunStore, "save_prompt_version") else None
-
-
-def _existing_default_store():
-    """The default store only if its file is already there: opening a playground must not create a database."""
-    try:
-        from .store import default_db_path
-    except ImportError:
-        return None
-    return default_store() if default_db_path().exists() else None
-
-
-class Playground:
+class Playground(ImagePicker, PromptVersions):
     """An ipywidgets panel: image picker (samples or upload), prompt prefilled from the task, model multi-select
     with availability and estimated cost, generate/score mode, Run, a result table and one card per model."""
 
@@ -109,6 +77,22 @@ class Playground:
         self._costs: dict[str, float | None] = {}
 
         task = get_task(task)
+        self._build_widgets(w, task, images, max_tokens)
+        self.model_picker.value = tuple(self._initial_selection(models, selected))
+        self._task_changed()
+        if task.variables and (variables or {}).get(task.variables[0]):
+            self.variable.value = str(variables[task.variables[0]])
+        self._image_changed()
+        self.task_picker.observe(lambda _: self._task_changed(), names="value")
+        self.image_picker.observe(lambda _: self._image_changed(), names="value")
+        self.prompt.observe(lambda _: self._refresh_models(), names="value")
+        self.upload.observe(lambda _: self._uploaded(), names="value")
+        self.run_button.on_click(lambda _: self.run())
+        self.save_button.on_click(lambda _: self._save_clicked())
+        self.version_picker.observe(lambda _: self._version_picked(), names="value")
+
+    def _build_widgets(self, w, task, images, max_tokens: int) -> None:
+        """Every widget as an attribute, and the panel that lays them out."""
         self.task_picker = w.Dropdown(options=[(t.title, name) for name, t in TASKS.items()], value=task.name,
                                       description="Task")
         self.mode = w.ToggleButtons(options=list(MODES), value="generate", description="Mode",
@@ -132,20 +116,6 @@ class Playground:
         self.status = w.HTML()
         self.table_html = w.HTML()
         self.cards = w.HTML()
-
-        self.model_picker.value = tuple(self._initial_selection(models, selected))
-        self._task_changed()
-        if task.variables and (variables or {}).get(task.variables[0]):
-            self.variable.value = str(variables[task.variables[0]])
-        self._image_changed()
-        self.task_picker.observe(lambda _: self._task_changed(), names="value")
-        self.image_picker.observe(lambda _: self._image_changed(), names="value")
-        self.prompt.observe(lambda _: self._refresh_models(), names="value")
-        self.upload.observe(lambda _: self._uploaded(), names="value")
-        self.run_button.on_click(lambda _: self.run())
-        self.save_button.on_click(lambda _: self._save_clicked())
-        self.version_picker.observe(lambda _: self._version_picked(), names="value")
-
         self.widget = w.VBox([
             w.HBox([self.task_picker, self.max_tokens]), self.mode,
             w.HBox([w.VBox([self.image_picker, self.upload, self.preview]),
@@ -165,17 +135,6 @@ class Playground:
         display(self.widget)
 
     # --- setup -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _image_options(images) -> list[tuple[str, str]]:
-        if images is None:
-            from .notebook_setup import image_files, sample_images_dir
-
-            try:
-                images = image_files(sample_images_dir())
-            except ConfigError:
-                images = []
-        return [(Path(p).name, str(p)) for p in images]
-
     def _initial_selection(self, models, selected) -> list[str]:
         if selected is not None:
             return [s.name for s in resolve_models(selected, list(self.specs.values()))]
@@ -199,44 +158,6 @@ class Playground:
         self.variable.placeholder = f"the {{{name}}} in the prompt" if name else ""
         self._refresh_versions()
         self._refresh_models()
-
-    def _image_changed(self) -> None:
-        source = self._image_source()
-        if source is None:
-            self.preview.value = b""
-        else:
-            try:
-                self.preview.value = _thumbnail(source)
-            except ImageError as e:
-                self.preview.value = b""
-                self._say(str(e), error=True)
-        self._refresh_models()
-
-    def _uploaded(self) -> None:
-        files = self.upload.value
-        if not files:
-            return
-        item = files[-1]
-        name, data = item["name"], bytes(item["content"])
-        try:
-            load_image(_named_bytes(name, data))
-        except ImageError as e:
-            self._say(f"Upload rejected: {e}", error=True)
-            return
-        key = f"upload:{name}"
-        self._uploads[key] = (name, data)
-        options = [o for o in self.image_picker.options if o[1] != key]
-        self.image_picker.options = [*options, (f"{name} (uploaded)", key)]
-        self.image_picker.value = key
-        self._say(f"Uploaded {escape(name)} ({len(data) / 1024:.0f} KB).")
-
-    def _image_source(self):
-        key = self.image_picker.value
-        if key is None:
-            return None
-        if key in self._uploads:
-            return _named_bytes(*self._uploads[key])
-        return key
 
     def refresh_models(self) -> None:
         """Check every model's availability again (after setting a key or starting a server)."""
@@ -262,7 +183,7 @@ class Playground:
         source = self._image_source()
         if source is None:
             return {}
-        from .cost_preview import preview_costs
+        from ..cost_preview import preview_costs
 
         try:
             frame = preview_costs(source, list(self.specs.values()), prompt=self.prompt.value or "",
@@ -323,93 +244,8 @@ class Playground:
         task.render(self.prompt.value, variables)  # a missing {tag} is the user's to fix, before any call
         return load_image(source), specs, variables
 
-    def save_version(self, name: str | None = None) -> PromptVersion:
-        """The "Save as prompt version" button: records the prompt as edited, under a name, for this task.
-
-        In the run store a (task, name) always means one text: the same name with another text raises
-        ConfigError (the button shows it in the status line)."""
-        task = self.task.name
-        name = (name or self.version_name.value or "").strip() or self._next_name(task)
-        text = self.prompt.value
-        version = PromptVersion(task=task, name=name, prompt=text, prompt_hash=prompt_hash(text),
-                                saved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), stored=False)
-        where = "kept in memory for this session only (this installation's run store cannot hold prompt versions)"
-        store = self._store or default_store()
-        if store is not None:
-            version = _save_to_store(store, version)
-            where = "saved in the run store"
-        else:
-            same = next((v for v in self.versions if (v.task, v.name) == (task, name)), None)
-            if same is not None and same.prompt != text:
-                raise ConfigError(f"prompt version {name!r} of {task} already has a different text — save this "
-                                  "one under a new name")
-        self.versions = [v for v in self.versions if (v.task, v.name) != (task, name)] + [version]
-        self._refresh_versions()
-        self._say(f"Prompt version <b>{escape(name)}</b> ({version.prompt_hash}) {where}.")
-        return version
-
-    def _save_clicked(self) -> None:
-        try:
-            self.save_version()
-        except ConfigError as e:  # a taken name, a name with spaces: the user's to fix, in the panel
-            self._say(escape(str(e)), error=True)
-
-    def _next_name(self, task: str) -> str:
-        taken = {v.name for v in self.versions if v.task == task}
-        n = len(taken) + 1
-        while f"v{n}" in taken:
-            n += 1
-        return f"v{n}"
-
-    def _saved_versions(self) -> list[PromptVersion]:
-        """Versions already in the run store (every task), so a new playground lists what earlier ones saved."""
-        store = self._store if self._store is not None else _existing_default_store()
-        if store is None or not hasattr(store, "list_prompt_versions"):
-            return []
-        return [PromptVersion(r.task, r.name, r.prompt, r.prompt_hash, r.created_at, stored=True)
-                for r in store.list_prompt_versions().itertuples()]
-
-    def _refresh_versions(self) -> None:
-        task = self.task.name
-        self.version_picker.options = [("—", None)] + [(v.name, v.name) for v in self.versions if v.task == task]
-        self.version_picker.value = None
-
-    def _version_picked(self) -> None:
-        name = self.version_picker.value
-        version = next((v for v in self.versions if v.task == self.task.name and v.name == name), None)
-        if version is not None:
-            self.prompt.value = version.prompt
-            self.version_name.value = version.name
-
-
-def _save_to_store(store, version: PromptVersion) -> PromptVersion:
-    """Write through the run store's API (workbench.store); its own errors propagate."""
-    saved = store.save_prompt_version(version.task, version.name, version.prompt)
-    extra = saved if isinstance(saved, dict) else {"id": getattr(saved, "id", saved)}
-    return PromptVersion(version.task, version.name, version.prompt, version.prompt_hash, version.saved_at,
-                         stored=True, extra=extra)
-
 
 def _table_html(table: "pd.DataFrame") -> str:
     shown = table.astype(object).where(table.notna(), "—")
     return (f"<style>{_TABLE_CSS}</style>"
             + shown.to_html(index=False, escape=True, classes="wb-table", border=0))
-
-
-class _NamedBytes(io.BytesIO):
-    name: str
-
-
-def _named_bytes(name: str, data: bytes) -> io.BytesIO:
-    """Bytes that carry their file name, so results say which upload they came from."""
-    fp = _NamedBytes(data)
-    fp.name = name
-    return fp
-
-
-def _thumbnail(source) -> bytes:
-    image = load_image(source).pil.copy()
-    image.thumbnail((_THUMBNAIL, _THUMBNAIL))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
