@@ -18,13 +18,25 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     stream-cut       SSE: two content chunks, then the connection closes mid-stream
     stream-bad-chunk SSE: two content chunks, then a chunk that is not JSON
     ignore-stream    a plain JSON completion even when the request asks for `stream`
+    null-content     a choice whose message has `content: null` (and no refusal)
+    reasoning        ok, after a `<think>…</think>` block; `usage.completion_tokens_details.reasoning_tokens`
+                     counts the thinking inside `completion_tokens`, as OpenAI, DeepSeek and vLLM report it
+    reasoning-field  the thinking in `message.reasoning_content` (DeepSeek, vLLM) and `message.reasoning`
+                     (OpenRouter) instead of the content
+    reasoning-length only thinking (`content: null`), cut by the token limit: finish_reason `length`
     X-then-ok        behaviour X on the first call, ok afterwards (e.g. 429-then-ok, 500-then-ok)
 
 Unknown model names answer ok. `script[model] = ["500", "500", "ok"]` overrides the name (by call index;
 the last entry repeats). `latency_s` delays every chat answer (the batch benchmark uses 0.05 s).
+
+`FaultServer(fault_once=("429", "html", ...), fault_share=0.2)`: whatever the model name says, a share of the
+distinct requests (chosen by a hash of the body, so the same ones on every run) is answered the first time with
+one of those faults, and normally ever after. `server.paid` counts successful answers per distinct request:
+`server.duplicates` is the number of requests answered successfully more than once (paid for twice).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -38,7 +50,11 @@ COST = 0.00042
 PROMPT_TOKENS = 17
 BEHAVIOURS = {"ok", "stream-ok", "cost", "429", "500", "502", "503", "401", "403", "404", "400", "schema-400",
               "slow", "html", "bad-json", "truncated", "no-choices", "no-message", "drop", "stream-cut",
-              "stream-bad-chunk", "ignore-stream"}
+              "stream-bad-chunk", "ignore-stream", "null-content", "reasoning", "reasoning-field",
+              "reasoning-length"}
+PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length"}
+REASONING_TOKENS = 40
+THINKING = "The photo shows asphalt. There is a dark hole near the centre, so the answer is about a pothole."
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
 
 
@@ -51,8 +67,13 @@ class FaultServer:
     """Start with `with FaultServer() as server:`; `server.url` is the API root ending in /v1."""
 
     def __init__(self, *, latency_s: float = 0.0, slow_s: float = 5.0, retry_after_ms: int = 10,
-                 reply_text: str = "A grey road with one dark pothole.") -> None:
+                 reply_text: str = "A grey road with one dark pothole.", fault_once: tuple[str, ...] = (),
+                 fault_share: float = 1.0) -> None:
         self.latency_s = latency_s
+        self.fault_once, self.fault_share = tuple(fault_once), fault_share
+        self.seen: set[str] = set()  # distinct requests (by body hash) seen so far, in fault_once mode
+        self.faulted: Counter[str] = Counter()  # fault_once mode: faults sent, by behaviour
+        self.paid: Counter[str] = Counter()  # successful answers per distinct request
         self.slow_s = slow_s
         self.retry_after_ms = retry_after_ms
         self.reply_text = reply_text
@@ -114,12 +135,37 @@ class FaultServer:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.paid.clear()
             self.requests.clear()
             self.script.clear()
             self.last_request = None
             self.last_headers = {}
 
+    @property
+    def duplicates(self) -> int:
+        """Distinct requests answered successfully more than once: calls paid for twice."""
+        with self._lock:
+            return sum(1 for n in self.paid.values() if n > 1)
+
     # --- used by the handler -----------------------------------------------------------------------------
+
+    def _once(self, digest: str) -> str | None:
+        """fault_once mode: the fault for a request seen for the first time (a share of them), else None."""
+        with self._lock:
+            if not self.fault_once or digest in self.seen:
+                return None
+            self.seen.add(digest)
+            pick = int(digest[:12], 16)
+            if (pick % 10_000) / 10_000 >= self.fault_share:
+                return None
+            fault = self.fault_once[(pick // 10_000) % len(self.fault_once)]
+            self.faulted[fault] += 1
+            return fault
+
+    def _paid(self, digest: str, behaviour: str) -> None:
+        if behaviour in PAID:
+            with self._lock:
+                self.paid[digest] += 1
 
     def _record(self, body: dict, headers: dict[str, str]) -> tuple[str, int]:
         model = str(body.get("model", ""))
@@ -193,7 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": {"message": "request body is not JSON", "type": "invalid_request_error"}})
             return
         model, n = self.fault._record(body, {k.lower(): v for k, v in self.headers.items()})
-        behaviour = self.fault._behaviour(model, n)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        behaviour = self.fault._once(digest) or self.fault._behaviour(model, n)
         with self.fault._lock:
             self.fault.in_flight += 1
             self.fault.most_in_flight = max(self.fault.most_in_flight, self.fault.in_flight)
@@ -201,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.fault._wait(self.fault.latency_s):
                 return self._drop()
             getattr(self, "_" + behaviour.replace("-", "_"))(body)
+            self.fault._paid(digest, behaviour)
         finally:
             with self.fault._lock:
                 self.fault.in_flight -= 1
@@ -286,6 +334,26 @@ class _Handler(BaseHTTPRequestHandler):
         data["choices"] = [{"index": 0, "finish_reason": "stop"}]
         self._json(200, data)
 
+    def _null_content(self, body: dict) -> None:
+        data = _completion(body, "")
+        data["choices"][0]["message"]["content"] = None
+        self._json(200, data)
+
+    def _reasoning(self, body: dict) -> None:
+        text = f"<think>\n{THINKING}\n</think>\n\n{self.fault.reply_text}"
+        self._json(200, _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS, text=text))
+
+    def _reasoning_field(self, body: dict) -> None:
+        data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
+        data["choices"][0]["message"].update(reasoning_content=THINKING, reasoning=THINKING)
+        self._json(200, data)
+
+    def _reasoning_length(self, body: dict) -> None:
+        data = _completion(body, "", reasoning_tokens=body.get("max_tokens") or REASONING_TOKENS)
+        data["choices"][0].update(finish_reason="length")
+        data["choices"][0]["message"].update(content=None, reasoning_content=THINKING)
+        self._json(200, data)
+
     def _drop(self, body: dict | None = None) -> None:
         self.close_connection = True
         try:
@@ -350,16 +418,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _usage(completion_tokens: int, extra: dict | None = None) -> dict:
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": completion_tokens,
-            "total_tokens": PROMPT_TOKENS + completion_tokens, **(extra or {})}
+def _usage(completion_tokens: int, extra: dict | None = None, reasoning_tokens: int = 0) -> dict:
+    usage = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": completion_tokens + reasoning_tokens,
+             "total_tokens": PROMPT_TOKENS + completion_tokens + reasoning_tokens, **(extra or {})}
+    if reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
 
 
-def _completion(body: dict, text: str, extra_usage: dict | None = None) -> dict:
+def _completion(body: dict, answer: str, extra_usage: dict | None = None, reasoning_tokens: int = 0,
+                text: str | None = None) -> dict:
+    """A chat completion whose visible answer is `answer` (`text`: the content, when it holds more)."""
+    content = answer if text is None else text
     return {"id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", ""),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": _usage(len(text.split()), extra_usage)}
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": _usage(len(answer.split()), extra_usage, reasoning_tokens)}
 
 
 def _chunk(body: dict, delta: dict | None, finish_reason: str | None = None) -> dict:
