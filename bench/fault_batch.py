@@ -51,6 +51,9 @@ def library_batch(tmp: Path, mode: str) -> str:
         calls, faulted = sum(server.calls.values()), sum(server.faulted.values())
         again = run_batch(images, task, [spec], db=tmp / "wb.db", mode=mode, workers=16, progress=False)
         rerun_calls = sum(server.calls.values()) - calls
+        frame = run.results()
+        for _, row in frame[frame["status"] == "error"].iterrows():
+            print(f"  failure: {row['error_type']}: {row['error']}")
         return (f"{mode}: {run.answered}/{run.total} answered, {run.failed} stored as failures, {calls} calls "
                 f"({faulted} faults sent: {dict(server.faulted)}), {server.duplicates} duplicate paid calls; "
                 f"re-run: {rerun_calls} calls")
@@ -88,7 +91,10 @@ def kill_and_rerun(tmp: Path, kill_at: int = 100) -> str:
 
 
 def main() -> None:
-    for experiment in (lambda t: library_batch(t, "generate"), lambda t: library_batch(t, "score"), kill_and_rerun):
+    chosen = sys.argv[1:] or ["generate", "score", "kill"]
+    experiments = {"generate": lambda t: library_batch(t, "generate"), "score": lambda t: library_batch(t, "score"),
+                   "kill": kill_and_rerun}
+    for experiment in (experiments[name] for name in chosen):
         with tempfile.TemporaryDirectory() as tmp:
             print(experiment(Path(tmp)), flush=True)
 
