@@ -24,6 +24,7 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     reasoning-field  the thinking in `message.reasoning_content` (DeepSeek, vLLM) and `message.reasoning`
                      (OpenRouter) instead of the content
     reasoning-length only thinking (`content: null`), cut by the token limit: finish_reason `length`
+    reasoning-apart  like reasoning-field, but `completion_tokens` leaves the reasoning out (`total_tokens` has it)
     X-then-ok        behaviour X on the first call, ok afterwards (e.g. 429-then-ok, 500-then-ok)
 
 Unknown model names answer ok. `script[model] = ["500", "500", "ok"]` overrides the name (by call index;
@@ -51,8 +52,9 @@ PROMPT_TOKENS = 17
 BEHAVIOURS = {"ok", "stream-ok", "cost", "429", "500", "502", "503", "401", "403", "404", "400", "schema-400",
               "slow", "html", "bad-json", "truncated", "no-choices", "no-message", "drop", "stream-cut",
               "stream-bad-chunk", "ignore-stream", "null-content", "reasoning", "reasoning-field",
-              "reasoning-length"}
-PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length"}
+              "reasoning-length", "reasoning-apart"}
+PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length",
+        "reasoning-apart"}
 REASONING_TOKENS = 40
 THINKING = "The photo shows asphalt. There is a dark hole near the centre, so the answer is about a pothole."
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
@@ -346,6 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _reasoning_field(self, body: dict) -> None:
         data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
         data["choices"][0]["message"].update(reasoning_content=THINKING, reasoning=THINKING)
+        self._json(200, data)
+
+    def _reasoning_apart(self, body: dict) -> None:
+        data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
+        data["usage"]["completion_tokens"] -= REASONING_TOKENS
+        data["choices"][0]["message"].update(reasoning_content=THINKING)
         self._json(200, data)
 
     def _reasoning_length(self, body: dict) -> None:
