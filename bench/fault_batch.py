@@ -50,6 +50,7 @@ def library_batch(tmp: Path, mode: str) -> str:
         run = run_batch(images, task, [spec], db=tmp / "wb.db", mode=mode, workers=16, progress=False)
         calls, faulted = sum(server.calls.values()), sum(server.faulted.values())
         again = run_batch(images, task, [spec], db=tmp / "wb.db", mode=mode, workers=16, progress=False)
+        assert again.calls == 0 or run.failed, "a re-run after a clean run must send nothing"
         rerun_calls = sum(server.calls.values()) - calls
         frame = run.results()
         for _, row in frame[frame["status"] == "error"].iterrows():

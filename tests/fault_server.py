@@ -24,6 +24,7 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     reasoning-field  the thinking in `message.reasoning_content` (DeepSeek, vLLM) and `message.reasoning`
                      (OpenRouter) instead of the content
     reasoning-length only thinking (`content: null`), cut by the token limit: finish_reason `length`
+    logprobs         a 1-token answer with `top_logprobs` for common answer labels (Yes/No, A–E, 0–5, words)
     reasoning-apart  like reasoning-field, but `completion_tokens` leaves the reasoning out (`total_tokens` has it)
     X-then-ok        behaviour X on the first call, ok afterwards (e.g. 429-then-ok, 500-then-ok)
 
@@ -52,9 +53,11 @@ PROMPT_TOKENS = 17
 BEHAVIOURS = {"ok", "stream-ok", "cost", "429", "500", "502", "503", "401", "403", "404", "400", "schema-400",
               "slow", "html", "bad-json", "truncated", "no-choices", "no-message", "drop", "stream-cut",
               "stream-bad-chunk", "ignore-stream", "null-content", "reasoning", "reasoning-field",
-              "reasoning-length", "reasoning-apart"}
+              "reasoning-length", "reasoning-apart", "logprobs"}
 PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length",
-        "reasoning-apart"}
+        "reasoning-apart", "logprobs"}
+TOP_TOKENS = ["Yes", "No", "A", "B", "C", "D", "E", "0", "1", "2", "3", "4", "5", "minor", "moderate", "severe",
+              "no_pothole", "true", "false"]
 REASONING_TOKENS = 40
 THINKING = "The photo shows asphalt. There is a dark hole near the centre, so the answer is about a pothole."
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
@@ -348,6 +351,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _reasoning_field(self, body: dict) -> None:
         data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
         data["choices"][0]["message"].update(reasoning_content=THINKING, reasoning=THINKING)
+        self._json(200, data)
+
+    def _logprobs(self, body: dict) -> None:
+        data = _completion(body, TOP_TOKENS[0])
+        top = [{"token": token, "logprob": -0.5 - i, "bytes": None} for i, token in enumerate(TOP_TOKENS)]
+        data["choices"][0]["logprobs"] = {"content": [{"token": TOP_TOKENS[0], "logprob": -0.5, "bytes": None,
+                                                       "top_logprobs": top}]}
         self._json(200, data)
 
     def _reasoning_apart(self, body: dict) -> None:

@@ -134,3 +134,14 @@ def test_a_batch_item_whose_server_always_answers_html_fails_after_max_attempts(
     frame = run.results()
     assert set(frame["error_type"]) == {"protocol_error"} and set(frame["attempts"]) == {3}
     assert frame["error"].str.contains("HTML page (it begins '<!DOCTYPE html>", regex=False).all()
+
+
+@pytest.mark.parametrize("fault", ["no-choices", "html", "bad-json"])
+def test_score_mode_asks_again_after_a_malformed_200_instead_of_falling_back(fault_server, sample_image, fault):
+    # A server that returns label probabilities: a malformed 200 is not "no logprobs here" (generate mode).
+    fault_server.script["logprobs"] = [fault, "logprobs"]
+    scorer = ModelSpec(name="scorer", provider="vllm", base_url=fault_server.url, model="logprobs", timeout=10,
+                       max_retries=1)
+    result = run_model(sample_image, "pothole_severity", scorer, mode="score")
+    assert result.status == "ok" and result.mode == "score" and "score_note" not in result.metrics
+    assert result.probabilities and fault_server.calls_for("logprobs") == 2

@@ -160,20 +160,32 @@ async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[st
         async with asyncio.timeout(spec.timeout):
             async with openai.AsyncOpenAI(base_url=call.base_url, api_key=call.key or "not-needed",
                                           max_retries=spec.max_retries, timeout=spec.timeout) as client:
-                completion = await client.chat.completions.create(
-                    model=spec.model, messages=messages, max_tokens=request.max_tokens, temperature=0.0,
-                    logprobs=True, top_logprobs=TOP_LOGPROBS)
+                completion = await _retrying(call, lambda: _logprobs_completion(call, client, messages, request))
     except TimeoutError:
         raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s") from None
     except openai.OpenAIError as exc:
         raise call.error_from_sdk(exc) from None
-    if isinstance(completion, (str, bytes)):
-        raise call.protocol_error(_describe_text(completion))
-    choices = _get(completion, "choices") or []
-    content = _get(_get(choices[0], "logprobs"), "content") if choices else None
+    choices = _get(completion, "choices")
+    content = _get(_get(choices[0], "logprobs"), "content")
     top = _get(content[0], "top_logprobs") if content else None
     pairs = [(str(_get(t, "token")), float(_get(t, "logprob"))) for t in top or [] if _get(t, "logprob") is not None]
     return pairs, _int_or_none(_get(_get(completion, "usage"), "prompt_tokens"))
+
+
+async def _logprobs_completion(call: "_Call", client, messages: list[dict], request: ChatRequest):
+    """One 1-token completion with top_logprobs; a malformed 200 raises ProtocolError (an empty `choices` must not
+    pass for "this server returns no logprobs", which would answer in generate mode instead)."""
+    try:
+        completion = await client.chat.completions.create(
+            model=call.spec.model, messages=messages, max_tokens=request.max_tokens, temperature=0.0,
+            logprobs=True, top_logprobs=TOP_LOGPROBS)
+    except ValueError as exc:  # the SDK's json() on a body that claims to be JSON and is not
+        raise call.protocol_error(exc) from None
+    if isinstance(completion, (str, bytes)):
+        raise call.protocol_error(_describe_text(completion))
+    if not _get(completion, "choices"):
+        raise call.protocol_error("no choices (`choices` is empty)", _EMPTY_FIX)
+    return completion
 
 
 # --- clients ---------------------------------------------------------------------------------------------
@@ -439,17 +451,24 @@ async def _complete(client, call: _Call, request: ChatRequest, messages: list[di
 
 
 async def _answer(call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
-    """The call, tried again (up to the spec's `max_retries`, with backoff, inside the caller's deadline) when a
-    200 is not a usable completion: the SDK retries 429s, 5xx and dropped connections itself, but never a 200.
+    async def once() -> Reply:
+        pool = _lean_pool(call, request)
+        if pool is not None:
+            return await _complete(_LeanClient(pool, call), call, request, messages, started)
+        async with _client(call) as client:
+            return await _complete(client, call, request, messages, started)
+
+    return await _retrying(call, once)
+
+
+async def _retrying(call: _Call, once):
+    """`await once()`, tried again (up to the spec's `max_retries`, with backoff, inside the caller's deadline)
+    when a 200 is not a usable completion: the SDK retries 429s, 5xx and dropped connections itself, never a 200.
     No retry once a stream has shown text; a batch sends with max_retries 0 and its lane does the retrying."""
     tries = 0
     while True:
         try:
-            pool = _lean_pool(call, request)
-            if pool is not None:
-                return await _complete(_LeanClient(pool, call), call, request, messages, started)
-            async with _client(call) as client:
-                return await _complete(client, call, request, messages, started)
+            return await once()
         except ProtocolError as exc:
             if tries >= call.spec.max_retries or call.streamed is not None:
                 if tries:
