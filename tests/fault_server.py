@@ -22,7 +22,7 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     reasoning        ok, after a `<think>…</think>` block; `usage.completion_tokens_details.reasoning_tokens`
                      counts the thinking inside `completion_tokens`, as OpenAI, DeepSeek and vLLM report it
     reasoning-field  the thinking in `message.reasoning_content` (DeepSeek, vLLM) and `message.reasoning`
-                     (OpenRouter) instead of the content
+                     (OpenRouter) instead of the content; streamed as `delta.reasoning_content` when asked
     reasoning-length only thinking (`content: null`), cut by the token limit: finish_reason `length`
     logprobs         a 1-token answer with `top_logprobs` for common answer labels (Yes/No, A–E, 0–5, words)
     reasoning-apart  like reasoning-field, but `completion_tokens` leaves the reasoning out (`total_tokens` has it)
@@ -349,6 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS, text=text))
 
     def _reasoning_field(self, body: dict) -> None:
+        if body.get("stream"):
+            return self._stream(body, cut=False, thinking=THINKING, reasoning_tokens=REASONING_TOKENS)
         data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
         data["choices"][0]["message"].update(reasoning_content=THINKING, reasoning=THINKING)
         self._json(200, data)
@@ -388,7 +390,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- wire helpers ------------------------------------------------------------------------------------
 
-    def _stream(self, body: dict, *, cut: bool, bad_chunk: bool = False, extra_usage: dict | None = None) -> None:
+    def _stream(self, body: dict, *, cut: bool, bad_chunk: bool = False, extra_usage: dict | None = None,
+                thinking: str = "", reasoning_tokens: int = 0) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -399,6 +402,8 @@ class _Handler(BaseHTTPRequestHandler):
         if cut or bad_chunk:
             pieces = pieces[:2]
         self._chunk(_sse(_chunk(body, {"role": "assistant", "content": ""})))
+        for thought in thinking.split(" ") if thinking else []:  # DeepSeek / vLLM stream it beside the content
+            self._chunk(_sse(_chunk(body, {"reasoning_content": thought + " "})))
         for piece in pieces:
             self._chunk(_sse(_chunk(body, {"content": piece})))
         if cut:
@@ -410,7 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(_sse(_chunk(body, {}, finish_reason="stop")))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(body, None)
-            usage_chunk["usage"] = _usage(len(pieces), extra_usage)
+            usage_chunk["usage"] = _usage(len(pieces), extra_usage, reasoning_tokens)
             self._chunk(_sse(usage_chunk))
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")

@@ -96,3 +96,12 @@ def test_the_card_shows_reasoning_tokens_apart(server, sample_image):
     assert f"{answer_tokens() + REASONING_TOKENS} out ({REASONING_TOKENS} reasoning)" in card
     plain = result_card(run_model(sample_image, "pothole_severity", spec(server, "ok")))
     assert "reasoning" not in plain
+
+
+def test_a_streamed_reply_keeps_its_reasoning_out_of_the_live_text(server, sample_image):
+    seen: list[str] = []
+    result = run_model(sample_image, "pothole_severity", spec(server, "reasoning-field"), on_text=seen.append)
+    assert result.status == "ok" and result.output["severity"] == "moderate"
+    assert seen[-1] == json.dumps(ANSWER) and all("<think>" not in text for text in seen)
+    assert result.raw_text.startswith("<think>") and THINKING in result.raw_text
+    assert result.metrics["reasoning_tokens"] == REASONING_TOKENS
