@@ -105,3 +105,14 @@ def test_a_streamed_reply_keeps_its_reasoning_out_of_the_live_text(server, sampl
     assert seen[-1] == json.dumps(ANSWER) and all("<think>" not in text for text in seen)
     assert result.raw_text.startswith("<think>") and THINKING in result.raw_text
     assert result.metrics["reasoning_tokens"] == REASONING_TOKENS
+
+
+def test_reasoning_effort_in_the_models_file(tmp_path):
+    from workbench.models import load_models
+
+    entry = '[[models]]\nname = "thinker"\nprovider = "openrouter"\nmodel = "deepseek/deepseek-r1"\n'
+    (tmp_path / "ok.toml").write_text(entry + 'reasoning_effort = "medium"\n')
+    assert load_models(tmp_path / "ok.toml")[0].reasoning_effort == "medium"
+    (tmp_path / "bad.toml").write_text(entry + 'reasoning_effort = "max"\n')
+    with pytest.raises(ConfigError, match="reasoning_effort"):
+        load_models(tmp_path / "bad.toml")
