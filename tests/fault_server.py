@@ -18,6 +18,14 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     stream-cut       SSE: two content chunks, then the connection closes mid-stream
     stream-bad-chunk SSE: two content chunks, then a chunk that is not JSON
     ignore-stream    a plain JSON completion even when the request asks for `stream`
+    null-content     a choice whose message has `content: null` (and no refusal)
+    reasoning        ok, after a `<think>…</think>` block; `usage.completion_tokens_details.reasoning_tokens`
+                     counts the thinking inside `completion_tokens`, as OpenAI, DeepSeek and vLLM report it
+    reasoning-field  the thinking in `message.reasoning_content` (DeepSeek, vLLM) and `message.reasoning`
+                     (OpenRouter) instead of the content; streamed as `delta.reasoning_content` when asked
+    reasoning-length only thinking (`content: null`), cut by the token limit: finish_reason `length`
+    logprobs         a 1-token answer with `top_logprobs` for common answer labels (Yes/No, A–E, 0–5, words)
+    reasoning-apart  like reasoning-field, but `completion_tokens` leaves the reasoning out (`total_tokens` has it)
     X-then-ok        behaviour X on the first call, ok afterwards (e.g. 429-then-ok, 500-then-ok)
 
 Unknown model names answer ok. `script[model] = ["500", "500", "ok"]` overrides the name (by call index;
@@ -28,10 +36,16 @@ Answers per image and per model, so a test knows the right answer: register the 
 `label_probs[(model, name)] = {"A": 0.7, "B": 0.3}` the first token's `top_logprobs` when the request asks for
 logprobs (score mode). A request's image is recognised as the registered image nearest to it in an 8×8 thumbnail,
 so resizing and JPEG re-encoding on the way do not matter.
+
+`FaultServer(fault_once=("429", "html", ...), fault_share=0.2)`: whatever the model name says, a share of the
+distinct requests (chosen by a hash of the body, so the same ones on every run) is answered the first time with
+one of those faults, and normally ever after. `server.paid` counts successful answers per distinct request:
+`server.duplicates` is the number of requests answered successfully more than once (paid for twice).
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
@@ -47,7 +61,14 @@ COST = 0.00042
 PROMPT_TOKENS = 17
 BEHAVIOURS = {"ok", "stream-ok", "cost", "429", "500", "502", "503", "401", "403", "404", "400", "schema-400",
               "slow", "html", "bad-json", "truncated", "no-choices", "no-message", "drop", "stream-cut",
-              "stream-bad-chunk", "ignore-stream"}
+              "stream-bad-chunk", "ignore-stream", "null-content", "reasoning", "reasoning-field",
+              "reasoning-length", "reasoning-apart", "logprobs"}
+PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length",
+        "reasoning-apart", "logprobs"}
+TOP_TOKENS = ["Yes", "No", "A", "B", "C", "D", "E", "0", "1", "2", "3", "4", "5", "minor", "moderate", "severe",
+              "no_pothole", "true", "false"]
+REASONING_TOKENS = 40
+THINKING = "The photo shows asphalt. There is a dark hole near the centre, so the answer is about a pothole."
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
 
 
@@ -60,8 +81,13 @@ class FaultServer:
     """Start with `with FaultServer() as server:`; `server.url` is the API root ending in /v1."""
 
     def __init__(self, *, latency_s: float = 0.0, slow_s: float = 5.0, retry_after_ms: int = 10,
-                 reply_text: str = "A grey road with one dark pothole.") -> None:
+                 reply_text: str = "A grey road with one dark pothole.", fault_once: tuple[str, ...] = (),
+                 fault_share: float = 1.0) -> None:
         self.latency_s = latency_s
+        self.fault_once, self.fault_share = tuple(fault_once), fault_share
+        self.seen: set[str] = set()  # distinct requests (by body hash) seen so far, in fault_once mode
+        self.faulted: Counter[str] = Counter()  # fault_once mode: faults sent, by behaviour
+        self.paid: Counter[str] = Counter()  # successful answers per distinct request
         self.slow_s = slow_s
         self.retry_after_ms = retry_after_ms
         self.reply_text = reply_text
@@ -128,6 +154,7 @@ class FaultServer:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.paid.clear()
             self.requests.clear()
             self.script.clear()
             self.answers.clear()
@@ -136,7 +163,31 @@ class FaultServer:
             self.last_request = None
             self.last_headers = {}
 
+    @property
+    def duplicates(self) -> int:
+        """Distinct requests answered successfully more than once: calls paid for twice."""
+        with self._lock:
+            return sum(1 for n in self.paid.values() if n > 1)
+
     # --- used by the handler -----------------------------------------------------------------------------
+
+    def _once(self, digest: str) -> str | None:
+        """fault_once mode: the fault for a request seen for the first time (a share of them), else None."""
+        with self._lock:
+            if not self.fault_once or digest in self.seen:
+                return None
+            self.seen.add(digest)
+            pick = int(digest[:12], 16)
+            if (pick % 10_000) / 10_000 >= self.fault_share:
+                return None
+            fault = self.fault_once[(pick // 10_000) % len(self.fault_once)]
+            self.faulted[fault] += 1
+            return fault
+
+    def _paid(self, digest: str, behaviour: str) -> None:
+        if behaviour in PAID:
+            with self._lock:
+                self.paid[digest] += 1
 
     def _record(self, body: dict, headers: dict[str, str]) -> tuple[str, int]:
         model = str(body.get("model", ""))
@@ -237,7 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": {"message": "request body is not JSON", "type": "invalid_request_error"}})
             return
         model, n = self.fault._record(body, {k.lower(): v for k, v in self.headers.items()})
-        behaviour = self.fault._behaviour(model, n)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        behaviour = self.fault._once(digest) or self.fault._behaviour(model, n)
         with self.fault._lock:
             self.fault.in_flight += 1
             self.fault.most_in_flight = max(self.fault.most_in_flight, self.fault.in_flight)
@@ -245,6 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.fault._wait(self.fault.latency_s):
                 return self._drop()
             getattr(self, "_" + behaviour.replace("-", "_"))(body)
+            self.fault._paid(digest, behaviour)
         finally:
             with self.fault._lock:
                 self.fault.in_flight -= 1
@@ -336,6 +389,41 @@ class _Handler(BaseHTTPRequestHandler):
         data["choices"] = [{"index": 0, "finish_reason": "stop"}]
         self._json(200, data)
 
+    def _null_content(self, body: dict) -> None:
+        data = _completion(body, "")
+        data["choices"][0]["message"]["content"] = None
+        self._json(200, data)
+
+    def _reasoning(self, body: dict) -> None:
+        text = f"<think>\n{THINKING}\n</think>\n\n{self.fault.reply_text}"
+        self._json(200, _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS, text=text))
+
+    def _reasoning_field(self, body: dict) -> None:
+        if body.get("stream"):
+            return self._stream(body, cut=False, thinking=THINKING, reasoning_tokens=REASONING_TOKENS)
+        data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
+        data["choices"][0]["message"].update(reasoning_content=THINKING, reasoning=THINKING)
+        self._json(200, data)
+
+    def _logprobs(self, body: dict) -> None:
+        data = _completion(body, TOP_TOKENS[0])
+        top = [{"token": token, "logprob": -0.5 - i, "bytes": None} for i, token in enumerate(TOP_TOKENS)]
+        data["choices"][0]["logprobs"] = {"content": [{"token": TOP_TOKENS[0], "logprob": -0.5, "bytes": None,
+                                                       "top_logprobs": top}]}
+        self._json(200, data)
+
+    def _reasoning_apart(self, body: dict) -> None:
+        data = _completion(body, self.fault.reply_text, reasoning_tokens=REASONING_TOKENS)
+        data["usage"]["completion_tokens"] -= REASONING_TOKENS
+        data["choices"][0]["message"].update(reasoning_content=THINKING)
+        self._json(200, data)
+
+    def _reasoning_length(self, body: dict) -> None:
+        data = _completion(body, "", reasoning_tokens=body.get("max_tokens") or REASONING_TOKENS)
+        data["choices"][0].update(finish_reason="length")
+        data["choices"][0]["message"].update(content=None, reasoning_content=THINKING)
+        self._json(200, data)
+
     def _drop(self, body: dict | None = None) -> None:
         self.close_connection = True
         try:
@@ -353,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- wire helpers ------------------------------------------------------------------------------------
 
     def _stream(self, body: dict, *, cut: bool, bad_chunk: bool = False, extra_usage: dict | None = None,
-                text: str | None = None) -> None:
+                text: str | None = None, thinking: str = "", reasoning_tokens: int = 0) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -364,6 +452,8 @@ class _Handler(BaseHTTPRequestHandler):
         if cut or bad_chunk:
             pieces = pieces[:2]
         self._chunk(_sse(_chunk(body, {"role": "assistant", "content": ""})))
+        for thought in thinking.split(" ") if thinking else []:  # DeepSeek / vLLM stream it beside the content
+            self._chunk(_sse(_chunk(body, {"reasoning_content": thought + " "})))
         for piece in pieces:
             self._chunk(_sse(_chunk(body, {"content": piece})))
         if cut:
@@ -375,7 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(_sse(_chunk(body, {}, finish_reason="stop")))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(body, None)
-            usage_chunk["usage"] = _usage(len(pieces), extra_usage)
+            usage_chunk["usage"] = _usage(len(pieces), extra_usage, reasoning_tokens)
             self._chunk(_sse(usage_chunk))
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
@@ -408,16 +498,22 @@ def _thumb(data: bytes) -> list[int]:
         return list(im.convert("RGB").resize((8, 8)).tobytes())
 
 
-def _usage(completion_tokens: int, extra: dict | None = None) -> dict:
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": completion_tokens,
-            "total_tokens": PROMPT_TOKENS + completion_tokens, **(extra or {})}
+def _usage(completion_tokens: int, extra: dict | None = None, reasoning_tokens: int = 0) -> dict:
+    usage = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": completion_tokens + reasoning_tokens,
+             "total_tokens": PROMPT_TOKENS + completion_tokens + reasoning_tokens, **(extra or {})}
+    if reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
 
 
-def _completion(body: dict, text: str, extra_usage: dict | None = None) -> dict:
+def _completion(body: dict, answer: str, extra_usage: dict | None = None, reasoning_tokens: int = 0,
+                text: str | None = None) -> dict:
+    """A chat completion whose visible answer is `answer` (`text`: the content, when it holds more)."""
+    content = answer if text is None else text
     return {"id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", ""),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": _usage(len(text.split()), extra_usage)}
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": _usage(len(answer.split()), extra_usage, reasoning_tokens)}
 
 
 def _chunk(body: dict, delta: dict | None, finish_reason: str | None = None) -> dict:

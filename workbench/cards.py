@@ -61,6 +61,7 @@ def _meta(result: Result) -> str:
     if result.time_to_first_token_s is not None:
         parts.append(f"first token {result.time_to_first_token_s:.2f} s")
     tokens = f"{_n(result.input_tokens)} in / {_n(result.output_tokens)} out"
+    tokens += f" ({n} reasoning)" if (n := result.metrics.get("reasoning_tokens")) else ""
     parts.append(tokens)
     rate = result.metrics.get("tokens_per_s")
     if rate:

@@ -62,9 +62,13 @@ class ConnectionFailedError(BackendError):
 
 
 class ProtocolError(BackendError):
-    """The server answered, but not with a usable chat completion (HTML page, cut body, no choices)."""
+    """The server answered, but not with a usable chat completion (HTML page, cut body, no choices, null content).
+
+    Retryable: under load, proxies and servers send such answers now and then, and a second try is answered; a
+    wrong base_url answers the same way every time, so the retries are few and the failure names the body."""
 
     kind = "protocol_error"
+    retryable = True
 
 
 class BadRequestError(BackendError):

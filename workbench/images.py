@@ -42,6 +42,14 @@ _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 # Decode errors Pillow raises for damaged data (it has no single exception type for them).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+# ...and the words it uses when the data is fine but in a variant it has no decoder for.
+_VARIANT_WORDS = re.compile(r"unsupported|not supported|not available|not configured|unknown (?:raw )?mode|"
+                            r"cannot handle|unknown compression", re.I)
+# TIFF compressions every Pillow build decodes; others (WebP, ZSTD, LERC…) depend on how libtiff was built.
+_TIFF_COMMON = {"raw", "tiff_ccitt", "group3", "group4", "tiff_lzw", "tiff_jpeg", "jpeg", "tiff_adobe_deflate",
+                "packbits", "tiff_deflate", "tiff_raw_16"}
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+          (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ def _decode(
     if not head:
         raise ImageError(f"{name} is an empty file (0 bytes) — re-export or re-download it")
     _reject_unsupported(head, name)
-    im = _open(fp, name, max_pixels)
+    im = _open(fp, head, name, max_pixels)
     _check_pixels(im.size, max_pixels, name)
     frames = _frame_count(im, name)
     original_size = im.size
@@ -193,7 +201,7 @@ def _decoder_names() -> list[str]:
     return [name for name in SUPPORTED_FORMATS if name in Image.OPEN]
 
 
-def _open(fp: IO[bytes], name: str, max_pixels: int) -> Image.Image:
+def _open(fp: IO[bytes], head: bytes, name: str, max_pixels: int) -> Image.Image:
     """Read only the header, with decoders restricted to the formats we support."""
     try:
         with warnings.catch_warnings():
@@ -201,10 +209,7 @@ def _open(fp: IO[bytes], name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(fp, formats=_decoder_names())
     except UnidentifiedImageError:
-        raise ImageError(
-            f"{name} is not a recognised image (supported: {', '.join(SUPPORTED_FORMATS)}) "
-            "— convert it to PNG or JPEG"
-        ) from None
+        raise _unidentified(head, name) from None
     except Image.DecompressionBombError as exc:
         declared = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(declared.group(1)) / 1e6:.0f} MP" if declared else "more pixels than Pillow allows"
@@ -213,7 +218,41 @@ def _open(fp: IO[bytes], name: str, max_pixels: int) -> Image.Image:
             f"resize it below {max_pixels / 1e6:g} MP (max_pixels) first"
         ) from None
     except _DECODE_ERRORS as exc:
-        raise ImageError(f"{name} is truncated or corrupt ({exc}) — re-export or re-download it") from None
+        raise _undecodable(name, exc, _sniff(head)) from None
+
+
+def _sniff(head: bytes) -> str | None:
+    """The format the file's first bytes say it is, whatever its name says."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for magic, fmt in _MAGIC if head.startswith(magic)), None)
+
+
+def _unidentified(head: bytes, name: str) -> ImageError:
+    """No decoder took the file: a damaged file of a format we read, or a format we do not read."""
+    said = _sniff(head)
+    if said:
+        return ImageError(f"{name} starts like a {said} file but its header is damaged — the file is corrupt: "
+                          "re-export or re-download it")
+    named = Image.registered_extensions().get(Path(name).suffix.lower())
+    if named in SUPPORTED_FORMATS:
+        return ImageError(f"{name} is named as a {named} file but its content is not a recognised image (it "
+                          f"begins {head[:16]!r}) — the file is corrupt: re-download it, or re-export it as PNG or "
+                          "JPEG")
+    return ImageError(f"{name} is not a recognised image (supported: {', '.join(SUPPORTED_FORMATS)}) "
+                      "— convert it to PNG or JPEG")
+
+
+def _undecodable(name: str, exc: Exception, fmt: str | None, im: Image.Image | None = None) -> ImageError:
+    """A decode failure: a valid file in a variant this Pillow has no decoder for, or a damaged file."""
+    variant = str(exc) if _VARIANT_WORDS.search(str(exc)) else None
+    compression = im.info.get("compression") if im is not None and im.format == "TIFF" else None
+    if variant is None and compression and compression not in _TIFF_COMMON:
+        variant = f"{compression} compression, which this Pillow's libtiff was not built to decode"
+    if variant:
+        return ImageError(f"{name} is a {fmt or 'valid'} file in a variant this image library cannot decode "
+                          f"({variant}) — the file is probably fine: re-save it as PNG or JPEG in an image editor")
+    return ImageError(f"{name} is truncated or corrupt ({exc}) — re-export or re-download it")
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int, name: str) -> None:
@@ -234,14 +273,14 @@ def _frame_count(im: Image.Image, name: str) -> int:
     try:
         return int(getattr(im, "n_frames", 1))
     except _DECODE_ERRORS as exc:
-        raise ImageError(f"{name} is truncated or corrupt ({exc}) — re-export or re-download it") from None
+        raise _undecodable(name, exc, im.format, im) from None
 
 
 def _load_pixels(im: Image.Image, name: str) -> None:
     try:
         im.load()
     except _DECODE_ERRORS as exc:
-        raise ImageError(f"{name} is truncated or corrupt ({exc}) — re-export or re-download it") from None
+        raise _undecodable(name, exc, im.format, im) from None
 
 
 def _apply_exif_orientation(im: Image.Image) -> Image.Image:

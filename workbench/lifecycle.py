@@ -59,6 +59,7 @@ class CallPlan:
     variables: dict | None = None
     keys: dict[str, str] | None = field(default=None, repr=False)
     images: int = 1
+    reasoning_effort: str | None = None  # low | medium | high; None: the models file's, if any
     questions: dict | None = None  # set by `attempt` in score mode: the questions asked
     fallback: str | None = None  # set by `attempt`: why score mode answered in generate mode
     score_note: str | None = None  # set by `attempt`: score mode asked the task's questions, not a custom prompt
@@ -84,7 +85,8 @@ class CallPlan:
                            temperature=self.temperature, max_edge=self.max_edge,
                            detail=self.detail or self.spec.detail,
                            json_schema=self.task.json_schema() if capabilities.json_schema else None,
-                           on_text=on_text if capabilities.streaming else None)
+                           on_text=on_text if capabilities.streaming else None,
+                           reasoning_effort=self.reasoning_effort or self.spec.reasoning_effort)
 
     def blocked(self, backend: Backend) -> Availability | None:
         """Why no call can succeed now (a missing key, a missing package, no image input), or None."""

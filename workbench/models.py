@@ -45,6 +45,7 @@ class ModelSpec(BaseModel):
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     json_schema: bool | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None  # sent only when set: for models that take it
     selected: bool = False  # ticked by default in the app
     local: bool | None = None  # runs on your own hardware ($0 per token); None: decided by backend / provider
 

@@ -4,6 +4,9 @@ Statuses: ok (clean JSON that validates), repaired (valid only after extracting 
 syntax or accepting an obvious variant), invalid_output (readable but breaks the schema, e.g. score 7),
 inconsistent (valid but contradicts itself), refused, empty, truncated (cut by the token limit: never repaired
 into plausible data), filtered (stopped by a content filter: never counted as safe).
+
+A reasoning model's thinking (`<think>…</think>`, where backends also put a provider's reasoning fields) is
+stripped before parsing and stays in the raw text; a reply cut while still thinking is truncated, not empty.
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from pydantic import ValidationError
 from .tasks import Task
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.I)
 _REFUSAL = re.compile(r"\b(I(?:'m| am) (?:sorry|unable|not able)|I can(?:not|'t) (?:help|assist|comply|provide|"
                       r"analy[sz]e|do that)|I won't|as an AI\b)", re.I)
 
@@ -34,6 +40,9 @@ def parse_reply(task: Task, text: str | None, finish_reason: str | None = None) 
         return Parsed("filtered", error="the provider's content filter stopped the answer")
     if finish_reason == "length":
         return Parsed("truncated", error="the answer hit the max_tokens limit — raise max_tokens")
+    text, still_thinking = strip_reasoning(text)
+    if still_thinking and not text.strip():
+        return Parsed("truncated", error="the reply stopped while the model was still reasoning — raise max_tokens")
     if not text.strip():
         return Parsed("empty", error="the model returned no text")
     if task.free_text:
@@ -46,6 +55,18 @@ def parse_reply(task: Task, text: str | None, finish_reason: str | None = None) 
             return Parsed("refused", error="the model declined to answer")
         return Parsed("invalid_output", error="no JSON object in the reply")
     return _validate(task, data, clean)
+
+
+def strip_reasoning(text: str) -> tuple[str, bool]:
+    """(the answer without reasoning blocks, whether a reasoning block was left open: the reply ended in it)."""
+    answer = _THINK.sub("", text)
+    opened = _THINK_OPEN.search(answer)
+    if opened:
+        return answer[: opened.start()], True
+    closes = list(_THINK_CLOSE.finditer(answer))
+    if closes:  # the chat template opened the block in the prompt: the reply starts inside it
+        answer = answer[closes[-1].end():]
+    return answer, False
 
 
 def _validate(task: Task, data: dict, clean: bool) -> Parsed:

@@ -61,6 +61,7 @@ class ChatRequest:
     max_edge: int | None = None  # long-edge cap for what is sent (None: backend default)
     detail: str = "auto"  # OpenAI image detail: low | high | auto
     on_text: Callable[[str], None] | None = None  # streaming: called with the text so far
+    reasoning_effort: str | None = None  # low | medium | high, for reasoning models that take it; None: not sent
 
 
 @dataclass

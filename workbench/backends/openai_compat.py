@@ -17,6 +17,7 @@ import contextvars
 import dataclasses
 import ipaddress
 import json
+import random
 import re
 import sys
 import threading
@@ -33,6 +34,8 @@ from .base import Availability, Backend, Capabilities, ChatRequest, Reply, Score
 from .registry import register_backend
 
 PROBE_TIMEOUT_S = 1.0
+PROTOCOL_RETRY_PAUSE_S = 0.25  # first pause before re-asking after a malformed 200; doubles, capped
+PROTOCOL_RETRY_CAP_S = 4.0
 PROBE_CACHE_S = 10.0
 TOP_LOGPROBS = 20  # the most OpenAI and vLLM (by default) return per token
 _DETAIL_PROVIDERS = {"openai", "openrouter"}  # others may reject the non-standard `detail` field
@@ -99,12 +102,7 @@ class OpenAICompatible(Backend):
         encode_s = time.perf_counter() - started
         try:
             async with asyncio.timeout(spec.timeout):
-                pool = _lean_pool(call, request)
-                if pool is not None:
-                    reply = await _complete(_LeanClient(pool, call), call, request, messages, started)
-                else:
-                    async with _client(call) as client:
-                        reply = await _complete(client, call, request, messages, started)
+                reply = await _answer(call, request, messages, started)
         except TimeoutError:
             raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s — raise "
                                             "`timeout` in the models file or check the server") from None
@@ -163,20 +161,32 @@ async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[st
         async with asyncio.timeout(spec.timeout):
             async with openai.AsyncOpenAI(base_url=call.base_url, api_key=call.key or "not-needed",
                                           max_retries=spec.max_retries, timeout=spec.timeout) as client:
-                completion = await client.chat.completions.create(
-                    model=spec.model, messages=messages, max_tokens=request.max_tokens, temperature=0.0,
-                    logprobs=True, top_logprobs=TOP_LOGPROBS)
+                completion = await _retrying(call, lambda: _logprobs_completion(call, client, messages, request))
     except TimeoutError:
         raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s") from None
     except openai.OpenAIError as exc:
         raise call.error_from_sdk(exc) from None
-    if isinstance(completion, (str, bytes)):
-        raise call.protocol_error(_describe_text(completion))
-    choices = _get(completion, "choices") or []
-    content = _get(_get(choices[0], "logprobs"), "content") if choices else None
+    choices = _get(completion, "choices")
+    content = _get(_get(choices[0], "logprobs"), "content")
     top = _get(content[0], "top_logprobs") if content else None
     pairs = [(str(_get(t, "token")), float(_get(t, "logprob"))) for t in top or [] if _get(t, "logprob") is not None]
     return pairs, _int_or_none(_get(_get(completion, "usage"), "prompt_tokens"))
+
+
+async def _logprobs_completion(call: "_Call", client, messages: list[dict], request: ChatRequest):
+    """One 1-token completion with top_logprobs; a malformed 200 raises ProtocolError (an empty `choices` must not
+    pass for "this server returns no logprobs", which would answer in generate mode instead)."""
+    try:
+        completion = await client.chat.completions.create(
+            model=call.spec.model, messages=messages, max_tokens=request.max_tokens, temperature=0.0,
+            logprobs=True, top_logprobs=TOP_LOGPROBS)
+    except ValueError as exc:  # the SDK's json() on a body that claims to be JSON and is not
+        raise call.protocol_error(exc) from None
+    if isinstance(completion, (str, bytes)):
+        raise call.protocol_error(_describe_text(completion))
+    if not _get(completion, "choices"):
+        raise call.protocol_error("no choices (`choices` is empty)", _EMPTY_FIX)
+    return completion
 
 
 # --- clients ---------------------------------------------------------------------------------------------
@@ -329,7 +339,8 @@ class _Call:
         return exc
 
     def protocol_error(self, cause: Exception | str, fix: str | None = None) -> BackendError:
-        what = cause if isinstance(cause, str) else f"a body it could not parse ({type(cause).__name__}: {cause})"
+        what = cause if isinstance(cause, str) else f"a body it could not parse ({type(cause).__name__}: {cause}" + (
+            f"; {_begins(cause.doc)})" if isinstance(cause, json.JSONDecodeError) else ")")
         fix = fix or f"is base_url ({self.base_url}) the API root ending in /v1?"
         return self.error(ProtocolError, f"{self.label} answered with {what}, not a chat completion — {fix}")
 
@@ -421,6 +432,8 @@ def _messages(spec, request: ChatRequest) -> tuple[list[dict], int]:
 async def _complete(client, call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
     kwargs: dict = {"model": call.spec.model, "messages": messages, "max_tokens": request.max_tokens,
                     "temperature": request.temperature}
+    if request.reasoning_effort:  # set only for models that take it (models file, or the app's setting)
+        kwargs["reasoning_effort"] = request.reasoning_effort
     if request.json_schema and _capabilities(call.spec).json_schema:
         kwargs["response_format"] = _response_format(request.json_schema)
         call.json_schema = "sent"
@@ -436,6 +449,35 @@ async def _complete(client, call: _Call, request: ChatRequest, messages: list[di
     if call.json_schema:
         reply.metrics["json_schema"] = call.json_schema
     return reply
+
+
+async def _answer(call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
+    async def once() -> Reply:
+        pool = _lean_pool(call, request)
+        if pool is not None:
+            return await _complete(_LeanClient(pool, call), call, request, messages, started)
+        async with _client(call) as client:
+            return await _complete(client, call, request, messages, started)
+
+    return await _retrying(call, once)
+
+
+async def _retrying(call: _Call, once):
+    """`await once()`, tried again (up to the spec's `max_retries`, with backoff, inside the caller's deadline)
+    when a 200 is not a usable completion: the SDK retries 429s, 5xx and dropped connections itself, never a 200.
+    No retry once a stream has shown text; a batch sends with max_retries 0 and its lane does the retrying."""
+    tries = 0
+    while True:
+        try:
+            return await once()
+        except ProtocolError as exc:
+            if tries >= call.spec.max_retries or call.streamed is not None:
+                if tries:
+                    exc.args = (f"{exc} (the same on all {tries + 1} tries)",)
+                raise
+        tries += 1
+        await asyncio.sleep(min(PROTOCOL_RETRY_CAP_S, PROTOCOL_RETRY_PAUSE_S * 2 ** (tries - 1)) *
+                            random.uniform(0.8, 1.2))
 
 
 def _chat_completion_type():
@@ -469,7 +511,7 @@ async def _read_stream(call: _Call, request: ChatRequest, stream, started: float
     content_type = stream.response.headers.get("content-type", "")
     if "event-stream" not in content_type:
         return await _non_sse_answer(call, stream.response, content_type)
-    call.streamed = []
+    call.streamed, thoughts = [], []
     finish_reason = usage = ttft = None
     chunks = 0
     iterator = stream.__aiter__()
@@ -481,7 +523,8 @@ async def _read_stream(call: _Call, request: ChatRequest, stream, started: float
         except ValueError as exc:  # an SSE chunk that is not JSON
             raise call.protocol_error(f"a stream chunk it could not parse ({exc})", _STREAM_FIX) from None
         chunks += 1
-        piece, finish, chunk_usage = _parse_chunk(call, chunk)
+        piece, thought, finish, chunk_usage = _parse_chunk(call, chunk)
+        thoughts.append(thought)
         finish_reason = finish or finish_reason
         usage = chunk_usage or usage
         if piece:
@@ -492,7 +535,7 @@ async def _read_stream(call: _Call, request: ChatRequest, stream, started: float
     if finish_reason is None and usage is None:
         what = "an empty stream" if not chunks else "a stream that stopped before its final chunk"
         raise call.protocol_error(what, _STREAM_FIX)
-    return _reply(call.partial_text or "", finish_reason, usage, ttft)
+    return _reply(_with_thinking(call.partial_text or "", "".join(thoughts)), finish_reason, usage, ttft)
 
 
 async def _non_sse_answer(call: _Call, response, content_type: str) -> Reply:
@@ -521,29 +564,65 @@ def _reply_from_completion(call: _Call, completion) -> Reply:
         message = _get(choice, "message")
         if message is None:
             raise call.protocol_error("a choice without a message", _EMPTY_FIX)
-        return _reply(_text(_get(message, "content"), _get(message, "refusal")), _get(choice, "finish_reason"),
-                      _get(completion, "usage"), None)
+        content, refusal, finish = _get(message, "content"), _get(message, "refusal"), _get(choice, "finish_reason")
+        thinking = _thinking(message)
+        if content is None and not refusal and not thinking and finish not in ("length", "content_filter"):
+            raise call.protocol_error("a message whose `content` is null", _EMPTY_FIX)
+        return _reply(_with_thinking(_text(content, refusal), thinking), finish, _get(completion, "usage"), None)
     except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
         raise call.protocol_error(exc) from None
 
 
-def _parse_chunk(call: _Call, chunk) -> tuple[str, str | None, object]:
+def _parse_chunk(call: _Call, chunk) -> tuple[str, str, str | None, object]:
+    """(answer text, reasoning text, finish_reason, usage) of one stream chunk."""
     try:
-        piece, finish = "", None
+        piece, thought, finish = "", "", None
         for choice in _get(chunk, "choices") or []:
             delta = _get(choice, "delta")
             piece += _text(_get(delta, "content") if delta is not None else None)
+            thought += _thinking(delta) if delta is not None else ""
             finish = _get(choice, "finish_reason") or finish
-        return piece, finish, _get(chunk, "usage")
+        return piece, thought, finish, _get(chunk, "usage")
     except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
         raise call.protocol_error(exc, _STREAM_FIX) from None
 
 
 def _reply(text: str, finish_reason, usage, ttft: float | None) -> Reply:
-    return Reply(text=text, finish_reason=str(finish_reason) if finish_reason else None,
-                 input_tokens=_int_or_none(_get(usage, "prompt_tokens")),
-                 output_tokens=_int_or_none(_get(usage, "completion_tokens")),
-                 reported_cost=_float_or_none(_get(usage, "cost")), time_to_first_token_s=ttft)
+    output_tokens, reasoning_tokens = _output_tokens(usage)
+    reply = Reply(text=text, finish_reason=str(finish_reason) if finish_reason else None,
+                  input_tokens=_int_or_none(_get(usage, "prompt_tokens")), output_tokens=output_tokens,
+                  reported_cost=_float_or_none(_get(usage, "cost")), time_to_first_token_s=ttft)
+    if reasoning_tokens is not None:
+        reply.metrics["reasoning_tokens"] = reasoning_tokens
+    return reply
+
+
+def _output_tokens(usage) -> tuple[int | None, int | None]:
+    """(output tokens billed, of which reasoning). OpenAI, DeepSeek and vLLM count the reasoning inside
+    `completion_tokens`; a provider whose `total_tokens` shows it left them out gets them added, once."""
+    completion = _int_or_none(_get(usage, "completion_tokens"))
+    reasoning = _int_or_none(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
+    prompt, total = _int_or_none(_get(usage, "prompt_tokens")), _int_or_none(_get(usage, "total_tokens"))
+    if reasoning and completion is not None and prompt is not None and total == prompt + completion + reasoning:
+        return completion + reasoning, reasoning
+    return completion, reasoning
+
+
+def _thinking(message) -> str:
+    """The reasoning a provider returns beside the answer: `reasoning_content` (DeepSeek, vLLM) or `reasoning`
+    (OpenRouter, Ollama)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = _get(message, name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _with_thinking(text: str, thinking: str) -> str:
+    """The raw text keeps the reasoning, as a `<think>` block that parsing strips before reading the answer."""
+    if not thinking or "<think>" in text:
+        return text
+    return f"<think>\n{thinking.strip()}\n</think>\n\n{text}"
 
 
 def _get(obj, name: str):
@@ -570,10 +649,16 @@ def _describe_text(body: str | bytes) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     head = text.lstrip()[:200].lower()
     if head.startswith(("<!doctype html", "<html")) or "<html" in head:
-        return "an HTML page"
+        return f"an HTML page ({_begins(text)})"
     if not text.strip():
         return "an empty body"
-    return f"text that is not JSON ({_trim(text, 80)!r})"
+    return f"text that is not JSON ({_begins(text)})"
+
+
+def _begins(body: str | bytes) -> str:
+    """The first bytes of a body that was not a chat completion, for the failure's message."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return f"it begins {_trim(text, 80)!r}"
 
 
 def _int_or_none(value) -> int | None:
