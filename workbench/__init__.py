@@ -31,6 +31,8 @@ _LAZY = {
     "retry_failed": "batch", "open_run": "store", "compare_runs": "store", "export_run": "exports",
     "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
+    "write_report": "html_report", "report_html": "html_report", "ReportSection": "report_sections",
+    "gpu_call": "zerogpu", "on_zerogpu": "zerogpu", "gpu_seconds": "zerogpu",
 }
 
 __all__ = ["AuthError", "BackendError", "ConfigError", "DeadlineError", "ImageError", "KeyMissingError",

@@ -5,6 +5,7 @@
     workbench batch --path scans/ --task pii_detection --model llava --api-base http://localhost:8000/v1
     workbench eval RUN --labels labels.csv
     workbench export RUN --format jsonl
+    workbench report RUN -o run.html
     workbench runs
 
 Exit codes (stable; scripts may rely on them):
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every item, not only the changed ones")
     _store_options(p)
     p.set_defaults(handler=cmd_compare)
+    _add_report_command(sub)
     return parser
 
 
@@ -302,6 +304,22 @@ def cmd_compare(args) -> int:
         frame = frame[frame["changed"]]
     print(frame[["image_path", "model", "prompt_version", "status_a", "status_b", "label_a", "label_b"]]
           .to_string(index=False) if len(frame) else "no item changed")
+    return EXIT_OK
+
+
+def _add_report_command(sub) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML file of a run, to share (opens offline)")
+    p.add_argument("run")
+    p.add_argument("--output", "-o", help="file to write (default: next to the store, named after the run)")
+    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables] if the run had none")
+    _store_options(p)
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from .html_report import write_report
+
+    print(write_report(args.run, args.output, args.db, labels=args.labels))
     return EXIT_OK
 
 
