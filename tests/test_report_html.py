@@ -156,6 +156,8 @@ def _check_answers(page, results) -> None:
         card = page.locator(f'article.image[data-image="{Path(image_path).name}"]')
         assert card.count() == 1
         assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        models = card.locator(".answer").evaluate_all("cells => cells.map(c => c.dataset.model)")
+        assert models == ["fault ok", "fault cost", "rejected key"]  # the run's order, the same on every card
         for row in rows.itertuples():
             answer = card.locator(f'.answer[data-model="{row.model}"]')
             assert answer.count() == 1
@@ -179,3 +181,20 @@ def _check_metrics(page) -> None:
     assert plots.count() >= 2
     assert all(plots.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(plots.count()))
     assert page.locator("section#prompts pre.prompt").count() == 1
+
+
+def test_an_image_gone_since_the_run_is_reported_without_its_picture(tmp_path):
+    from workbench.batch import run_batch
+    from workbench.html_report import write_report
+
+    from .test_batch import make_images
+
+    paths = make_images(tmp_path / "imgs", 2)
+    with FaultServer() as server:
+        run = run_batch(tmp_path / "imgs", "ask", [ModelSpec(name="m", provider="custom", base_url=server.url,
+                                                             model="ok", timeout=10)],
+                        variables={"question": "What?"}, db=tmp_path / "wb.db", progress=False)
+    paths[0].unlink()
+    text = write_report(run.run_id, db=tmp_path / "wb.db").read_text(encoding="utf-8")
+    assert text.count('class="image"') == 2 and text.count('class="nothumb"') == 1
+    assert text.count("data:image/jpeg;base64,") == 1

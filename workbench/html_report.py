@@ -87,7 +87,8 @@ def report_html(run_id: str, db: str | os.PathLike | None = None, *, labels=None
     evaluation = evaluate_run(store.results(run["id"]), labels=labels)
     sections = [run_section(run, store.counts(run["id"])), recommendation_section(recommendation),
                 metrics_section(evaluation), *extra_sections, plots_section(evaluation),
-                answers_section(evaluation.results), prompts_section(run, evaluation.results)]
+                answers_section(evaluation.results, [(m["name"], v) for m in run["models"] for v in run["prompts"]]),
+                prompts_section(run, evaluation.results)]
     return page(f"{run['task']} — run {run['id']}", [s for s in sections if s is not None])
 
 

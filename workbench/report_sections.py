@@ -109,13 +109,15 @@ def plots_section(evaluation: "Evaluation") -> ReportSection | None:
     return ReportSection("plots", "Plots", body)
 
 
-def answers_section(results: "pd.DataFrame") -> ReportSection:
-    """One card per image (and prompt variables): its thumbnail and label, then every model × prompt version's
-    answer side by side."""
-    columns = list(dict.fromkeys(zip(results["model"], results["prompt_version"])))
+def answers_section(results: "pd.DataFrame", order: list[tuple[str, str]] = ()) -> ReportSection:
+    """One card per image (and prompt variables), by file path: its thumbnail and label, then every model × prompt
+    version's answer side by side, in `order` (the run's models × its prompt versions) so columns line up."""
+    present = set(zip(results["model"], results["prompt_version"]))
+    columns = [c for c in order if c in present]
+    columns += [c for c in dict.fromkeys(zip(results["model"], results["prompt_version"])) if c not in columns]
     thumbnails: dict[str, str | None] = {}
     cards = []
-    for (path, _), frame in results.groupby(["image_path", "variables_key"], sort=False):
+    for (path, _), frame in results.groupby(["image_path", "variables_key"], sort=True):
         if path not in thumbnails:
             thumbnails[path] = thumbnail_uri(path)
         cards.append(_image_card(str(path), frame, columns, thumbnails[path]))
