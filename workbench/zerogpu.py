@@ -28,11 +28,13 @@ import warnings
 from typing import Any, Callable, Iterable, Mapping
 
 # Seconds asked of ZeroGPU per call: a fixed part (moving the packed weights onto the GPU, the first CUDA kernels),
-# a part per image (preprocessing and prefill of its image tokens) and a part per generated token (one decode step
-# of HF generate for a small VLM, generous: ~20 tokens/s). Estimates, not measurements of a Space.
+# a part per image (preprocessing and prefill of its image tokens) and a part per decode step. The README's H200
+# figure for the 0.84 B default model is 9.9 ms per token in bf16; a ZeroGPU slice is a fraction of an H200 and
+# users pick bigger models, so ask 3x that. Estimates, not measurements of a Space: an ask too short ends the call
+# with ZeroGPU's duration warning, one too long waits longer in ZeroGPU's queue.
 BASE_S = 10.0
-PER_IMAGE_S = 2.0
-PER_TOKEN_S = 0.05
+PER_IMAGE_S = 1.5
+PER_TOKEN_S = 0.03
 MIN_S = 15
 DEFAULT_MAX_S = 120  # `spaces` refuses asks past the visitor's quota; WORKBENCH_ZEROGPU_MAX_S changes the cap
 
