@@ -74,6 +74,36 @@ def test_through_the_spaces_decorator_a_local_model_answers_the_same_on_cpu(tiny
     assert through.metrics["device"] == "cpu"
 
 
+def _chat_on_device(spec, request):
+    """Module level, as the backend's must be: on ZeroGPU the function itself is pickled to the GPU worker."""
+    from workbench.backends.transformers_local import _generate, _inputs, load_model
+
+    loaded = load_model(spec)
+    with loaded.lock:
+        return _generate(loaded, _inputs(loaded, spec, [request]), request)
+
+
+def test_a_forked_worker_answers_with_the_model_loaded_before_the_fork(tiny_llava_dir, sample_image):
+    """ZeroGPU's shape without its GPU: the model is loaded in the main process, the call runs in a forked worker
+    that receives the runner's arguments pickled and sends the reply back pickled — the same reply as here."""
+    import multiprocessing
+
+    from workbench.backends.base import ChatRequest
+    from workbench.backends.transformers_local import _LOADED, load_model
+    from workbench.images import load_image
+    from workbench.models import ModelSpec
+
+    spec = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
+    request = ChatRequest(prompt="Describe it.", images=[load_image(sample_image)], max_tokens=10)
+    load_model(spec)
+    loaded_before = len(_LOADED)
+    here = _chat_on_device(spec, request)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(zerogpu._run, (_chat_on_device, 1, 10, (spec, request), {})).get(timeout=120)
+    assert (there.text, there.output_tokens) == (here.text, here.output_tokens)
+    assert len(_LOADED) == loaded_before  # the worker used the fork's copy; nothing new loaded here
+
+
 def test_a_gpu_call_passes_arguments_and_errors_through(runner_reset):
     assert gpu_call(lambda a, *, b: (a, b), 1, 32, "x", b="y") == ("x", "y")
     with pytest.raises(ZeroDivisionError):

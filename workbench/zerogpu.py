@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from typing import Any, Callable, Iterable, Mapping
 
@@ -39,6 +40,7 @@ MIN_S = 15
 DEFAULT_MAX_S = 120  # `spaces` refuses asks past the visitor's quota; WORKBENCH_ZEROGPU_MAX_S changes the cap
 
 _runner: Callable | None = None
+_MAIN_PID = os.getpid()  # a call made in another process is in a forked GPU worker
 
 
 def on_zerogpu(environ: Mapping[str, str] | None = None) -> bool:
@@ -64,7 +66,18 @@ def gpu_seconds(images: int | Iterable, max_tokens: int) -> int:
 
 def _run(fn: Callable, images: int, max_tokens: int, args: tuple, kwargs: dict) -> Any:
     """What runs on the GPU: `images` and `max_tokens` are here only so that `_duration` sees them."""
+    if os.getpid() != _MAIN_PID:
+        _one_cpu_thread()
     return fn(*args, **kwargs)
+
+
+def _one_cpu_thread() -> None:
+    """In a forked worker (ZeroGPU's), torch's CPU thread pool inherited from the parent can hang the first parallel
+    CPU op — seen here: a generate in a fork made after one in the parent hung until torch.set_num_threads(1). The
+    GPU does the work in that worker; one CPU thread is enough."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _duration(fn: Callable, images: int, max_tokens: int, args: tuple, kwargs: dict) -> int:
