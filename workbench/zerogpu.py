@@ -30,9 +30,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 # Seconds asked of ZeroGPU per call: a fixed part (moving the packed weights onto the GPU, the first CUDA kernels),
 # a part per image (preprocessing and prefill of its image tokens) and a part per decode step. The README's H200
-# figure for the 0.84 B default model is 9.9 ms per token in bf16; a ZeroGPU slice is a fraction of an H200 and
-# users pick bigger models, so ask 3x that. Estimates, not measurements of a Space: an ask too short ends the call
-# with ZeroGPU's duration warning, one too long waits longer in ZeroGPU's queue.
+# figure for a 0.84 B model is 9.9 ms per token in bf16; a ZeroGPU slice is a fraction of an H200 and users pick
+# bigger models, so ask 3x that. Estimates, not measurements of a Space: an ask too short gets ZeroGPU's duration
+# warning (and may be cut off), one too long waits longer in ZeroGPU's queue.
 BASE_S = 10.0
 PER_IMAGE_S = 1.5
 PER_TOKEN_S = 0.03
