@@ -34,6 +34,8 @@ _LAZY = {
     "estimate_call": "costs", "cost_table": "costs", "format_usd": "costs", "preview_costs": "cost_preview",
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
     "recommend": "decide", "Recommendation": "decide", "parse_bar": "decide",
+    "write_report": "html_report", "report_html": "html_report", "ReportSection": "report_sections",
+    "gpu_call": "zerogpu", "on_zerogpu": "zerogpu", "gpu_seconds": "zerogpu",
 }
 
 __all__ = ["AuthError", "BackendError", "ConfigError", "DeadlineError", "ImageError", "KeyMissingError",
