@@ -175,9 +175,18 @@ def _add_recommend(sub) -> None:
     p.set_defaults(handler=cmd_recommend)
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML file of a run, to share (opens offline)")
+    p.add_argument("run")
+    p.add_argument("--output", "-o", help="file to write (default: next to the store, named after the run)")
+    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables] if the run had none")
+    _store_options(p)
+    p.set_defaults(handler=cmd_report)
+
+
 # Each subcommand adds its own parser; `workbench --help` lists them in this order.
 COMMANDS = (_add_models, _add_run, _add_batch, _add_retry, _add_eval, _add_export, _add_runs, _add_show, _add_compare,
-            _add_recommend, _add_report_command)
+            _add_recommend, _add_report)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -378,15 +387,6 @@ def cmd_compare(args) -> int:
     print(frame[["image_path", "model", "prompt_version", "status_a", "status_b", "label_a", "label_b"]]
           .to_string(index=False) if len(frame) else "no item changed")
     return EXIT_OK
-
-
-def _add_report_command(sub) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML file of a run, to share (opens offline)")
-    p.add_argument("run")
-    p.add_argument("--output", "-o", help="file to write (default: next to the store, named after the run)")
-    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables] if the run had none")
-    _store_options(p)
-    p.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args) -> int:
