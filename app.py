@@ -12,7 +12,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from workbench import load_models
+from workbench import ConfigError, load_models
+from workbench.zerogpu import prepare
 from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
@@ -49,7 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     auth = os.environ.get("WORKBENCH_AUTH")
     if auth and ":" not in auth:
         parser.error("WORKBENCH_AUTH must look like user:password")
-    demo = build_demo()
+    try:
+        catalog = load_models()
+    except ConfigError as e:  # a typo in the models file: refuse to start, with the line and the fix
+        parser.exit(2, f"app.py: error: {e}\n")
+    prepare(catalog)  # on a ZeroGPU Space: `spaces` first, local models loaded now (on CPU); elsewhere nothing
+    demo = build_demo(catalog)
     demo.queue(max_size=64, default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(auth.split(":", 1)) if auth else None, show_error=True, max_file_size=MAX_UPLOAD,

@@ -133,6 +133,12 @@ def test_same_pixels_prompt_model_and_parameters_make_the_same_call():
     assert model_key_of(spec()) != model_key_of(spec(max_edge=512))
 
 
+def test_reasoning_effort_is_part_of_the_call_only_when_set():
+    plain = model_key_of(spec())
+    assert model_key_of(spec(reasoning_effort="high")) not in (plain, model_key_of(spec(reasoning_effort="low")))
+    assert "effort" not in plain  # keys of stores written before the setting existed stay the same
+
+
 def test_items_are_image_major_so_one_read_serves_every_model_and_version():
     task = get_task("ask")
     items = expand([BatchInput("/a.png"), BatchInput("/b.png")], [spec("m1"), spec("m2")],

@@ -105,3 +105,26 @@ def test_claude_and_gemini_wait_for_their_key(monkeypatch, provider, env):
     assert status.status == "key_missing"
     assert status.message == f"{spec.name} needs {env} — set it in .env or the Keys box"
     assert OpenAICompatible().availability(spec, {env: "k-test"}).ready
+
+
+def test_the_app_refuses_to_start_on_a_models_file_typo_with_the_same_message(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "models.toml"
+    path.write_text('[[model]]\nname = "a"\nmodel = "m"\n')
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    done = subprocess.run([sys.executable, str(app), "--models", str(path), "--port", "0"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "line 1" in done.stderr and "did you mean 'models'?" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_cli_exits_2_on_a_models_file_typo(tmp_path, capsys):
+    from workbench.cli import main
+
+    path = tmp_path / "models.toml"
+    path.write_text('[[models]]\nname = "a"\nmodel = "m"\nprovdier = "x"\n')
+    assert main(["models", "--models-file", str(path)]) == 2
+    assert "did you mean 'provider'?" in capsys.readouterr().err

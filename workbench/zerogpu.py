@@ -124,7 +124,7 @@ def prepare(specs: Iterable = (), load: Callable | None = None) -> list[str]:
         load = importlib.import_module("workbench.backends.transformers_local").load_model
     loaded = []
     for spec in specs:
-        if getattr(spec, "backend", None) != "transformers":
+        if spec.backend != "transformers":
             continue
         try:
             load(spec)

@@ -1,6 +1,7 @@
 """Local Hugging Face models: AutoProcessor + AutoModelForImageTextToText, loaded once per process."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -13,6 +14,7 @@ from ..errors import BackendError, ConfigError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
 from .label_questions import IMAGE_PLACEHOLDER
 from .base import Availability, Backend, Capabilities, ChatRequest, Reply
+from ..zerogpu import gpu_call, on_zerogpu
 from .hub import cuda_present, offline_fixes, quantized_needs, weights_status
 from .registry import register_backend
 
@@ -172,10 +174,9 @@ class TransformersLocal(Backend):
         return weights
 
     def chat(self, spec: "ModelSpec", request: ChatRequest, keys: dict | None = None) -> Reply:
-        loaded = load_model(spec)
-        inputs = _inputs(loaded, spec, [request])
-        with loaded.lock:
-            return _generate(loaded, inputs, request)
+        if on_zerogpu():  # the GPU worker is another process: a streaming callback cannot cross into it
+            request = dataclasses.replace(request, on_text=None)
+        return gpu_call(_chat_on_device, len(request.images), request.max_tokens, spec, request)
 
     def chat_batch(self, spec: "ModelSpec", requests: list[ChatRequest], batch_size: int = 8,
                    keys: dict | None = None) -> list[Reply | BackendError]:
@@ -187,7 +188,7 @@ class TransformersLocal(Backend):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         try:
-            loaded = load_model(spec)
+            load_model(spec)  # a model that cannot load fails every request the same way, at once
         except BackendError as e:
             return [e] * len(requests)
         replies: list[Reply | BackendError | None] = [None] * len(requests)
@@ -199,7 +200,8 @@ class TransformersLocal(Backend):
                 chunk = indices[at:at + batch_size]
                 batch = [requests[i] for i in chunk]
                 try:
-                    done = _generate_batch(loaded, spec, batch) if len(batch) > 1 else None
+                    done = gpu_call(_generate_batch_on_device, sum(len(r.images) for r in batch),
+                                    batch[0].max_tokens, spec, batch) if len(batch) > 1 else None
                 except Exception:  # noqa: BLE001 — retried item by item below, where each error is reported
                     done = None
                 for i, reply in zip(chunk, done or [self._chat_or_error(spec, r) for r in batch]):
@@ -236,6 +238,19 @@ class TransformersLocal(Backend):
             elapsed = time.perf_counter() - start
         metrics = {"forward_passes": len(questions), "device": loaded.device, **memory_metrics(loaded.device)}
         return ScoreReply(probabilities, labels, input_tokens=tokens, latency_s=elapsed, metrics=metrics)
+
+
+def _chat_on_device(spec: "ModelSpec", request: ChatRequest) -> Reply:
+    """One chat where the GPU is: here, or on ZeroGPU inside its GPU worker (a fork holding the models loaded at
+    start-up). Module-level, so ZeroGPU can pickle it."""
+    loaded = load_model(spec)
+    inputs = _inputs(loaded, spec, [request])
+    with loaded.lock:
+        return _generate(loaded, inputs, request)
+
+
+def _generate_batch_on_device(spec: "ModelSpec", requests: list[ChatRequest]) -> list[Reply]:
+    return _generate_batch(load_model(spec), spec, requests)
 
 
 def _inputs(loaded: LoadedModel, spec: "ModelSpec", requests: list[ChatRequest]):

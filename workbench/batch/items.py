@@ -70,9 +70,11 @@ def params_hash_of(params: dict) -> str:
 
 
 def model_key_of(spec: ModelSpec) -> str:
-    """What makes two calls the same model: not the display name, which the user may rename."""
-    return "|".join(str(x) for x in (spec.backend, spec.resolved_base_url or "", spec.model, spec.quantization,
-                                     spec.max_edge, spec.detail, spec.dtype))
+    """What makes two calls the same model: not the display name, which the user may rename. A setting added later
+    (reasoning_effort) joins the key only when set, so the keys of stores written before it stay the same."""
+    key = "|".join(str(x) for x in (spec.backend, spec.resolved_base_url or "", spec.model, spec.quantization,
+                                    spec.max_edge, spec.detail, spec.dtype))
+    return f"{key}|effort={spec.reasoning_effort}" if spec.reasoning_effort else key
 
 
 def fingerprint_of(task: Task, specs, versions, params, inputs: list[BatchInput]) -> str:
