@@ -121,7 +121,7 @@ def _add_retry(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="metrics of a run (against labels when given)")
     p.add_argument("run")
-    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables such as tag]")
+    _labels_option(p)
     p.add_argument("--out", help="also write every table (CSV) and figure (PNG) to this folder")
     _store_options(p)
     p.add_argument("--json", action="store_true")
@@ -168,7 +168,7 @@ def _add_recommend(sub) -> None:
     p.add_argument("--bar", action="append", default=[], help='e.g. "accuracy>=0.9", "mae<=0.5", '
                    '"recall[severe]>=0.95", "p95<=2s", "cost<=1.5" (repeatable: every bar must be met)')
     p.add_argument("--human-cost", type=float, metavar="USD", help="$ per human review: adds person-review cascades")
-    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables such as tag]")
+    _labels_option(p)
     p.add_argument("--out", help="also write the points (CSV) and the frontier and cascade plots (PNG) here")
     _store_options(p)
     p.add_argument("--json", action="store_true")
@@ -179,7 +179,7 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML file of a run, to share (opens offline)")
     p.add_argument("run")
     p.add_argument("--output", "-o", help="file to write (default: next to the store, named after the run)")
-    p.add_argument("--labels", help="CSV with path (or file), label[, task][, variables] if the run had none")
+    _labels_option(p, " (for a run stored without them)")
     _store_options(p)
     p.set_defaults(handler=cmd_report)
 
@@ -207,6 +207,10 @@ def _call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=_positive_int, default=512)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-edge", type=_positive_int, help="long edge of the image sent, in pixels")
+
+
+def _labels_option(p: argparse.ArgumentParser, when: str = "") -> None:
+    p.add_argument("--labels", help=f"CSV with path (or file), label[, task][, variables such as tag]{when}")
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:
