@@ -77,8 +77,11 @@ def test_a_reachable_hub_says_the_model_downloads_on_first_use_and_how_big(onlin
     assert status.status == "ready" and status.message == "downloads on first use (≈ 513 MB)"
 
 
-def test_a_local_folder_is_ready(tiny_llava_dir):
-    status = workbench.availability(ModelSpec(name="tiny", backend="transformers", model=str(tiny_llava_dir)))
+def test_a_local_folder_is_ready(tiny_llava_dir, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(tiny_llava_dir, tmp_path / "tiny")  # not loaded by another test in this process
+    status = workbench.availability(ModelSpec(name="tiny", backend="transformers", model=str(folder)))
     assert (status.status, status.message) == ("ready", "local folder")
 
 

@@ -165,7 +165,7 @@ class TransformersLocal(Backend):
                 return Availability("not_installed", f"{spec.name} needs {package} — pip install {package}")
         if spec.quantization and not _installed("bitsandbytes"):
             return Availability("not_installed", f"{spec.name} is {spec.quantization}: pip install bitsandbytes")
-        if any(k[0] == spec.model for k in _LOADED):
+        if (spec.model, spec.quantization, spec.device, spec.dtype) in _LOADED:  # this very model, as configured
             return Availability("ready", "loaded")
         weights = weights_status(spec.model)
         if weights.runnable and spec.quantization and spec.device in ("auto", "cuda") and not cuda_present():
