@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import pytest
 
-STARTUP_TIMEOUT_S = 60.0
+STARTUP_TIMEOUT_S = float(os.environ.get("WORKBENCH_SERVE_STARTUP_S", "180"))  # slow on a busy 2-core machine
 _CLI = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
 
 
