@@ -23,6 +23,7 @@ from ..lifecycle import failure, settle
 from ..models import ModelSpec
 from ..providers import PROVIDERS
 from .context import RunContext
+from .inputs import file_stat
 from .items import Item
 
 VIAS = ("chat", "batch_api")
@@ -131,7 +132,7 @@ class ProviderBatch:
         for n, it in enumerate(pending):
             try:
                 if image is None or image[0] != it.input.path:  # items are image-major: one decode per image
-                    image = (it.input.path, load_image(it.input.path))
+                    image = (it.input.path, self._read(it.input.path))
             except ImageError as e:
                 self.context.emit_failure(it, "image_error", str(e))
                 continue
@@ -143,6 +144,14 @@ class ProviderBatch:
             lines.append(json.dumps({"custom_id": custom_id, "method": "POST", "url": _ENDPOINT, "body": body}))
             requests[custom_id] = [*it.key, loaded.sha256]
         return lines, requests
+
+    def _read(self, path: str):
+        """The image, and its file's stat recorded with its hash, as the lanes do (a re-run can see it is unchanged)."""
+        stat = file_stat(path)  # before reading: a file changed meanwhile is then read again next time
+        loaded = load_image(path)
+        if stat:
+            self.context.writer.put_image((path, *stat, loaded.sha256))
+        return loaded
 
     def _poll(self, batch_id: str):
         while True:

@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS provider_batches (  -- a run's batch at a provider's 
     model         TEXT NOT NULL,
     batch_id      TEXT,                   -- NULL between the upload and the batch's creation
     input_file_id TEXT NOT NULL,
-    status        TEXT NOT NULL,          -- the provider's status; `collected` once its results are stored
+    status        TEXT NOT NULL,          -- the provider's status, or `collected` once its results are stored
     requests      TEXT NOT NULL,          -- JSON {custom_id: [image_path, model, prompt_version, prompt_hash, image_hash]}
     submitted_at  TEXT NOT NULL,
     updated_at    TEXT NOT NULL
