@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -126,6 +127,22 @@ def test_kill_9_while_polling_then_the_same_command_resumes_the_same_batch(tmp_p
     store = RunStore(db)
     runs = store.runs()
     assert len(runs) == 1
-    counts = store.counts(runs["id"][0])
+    counts = store.counts(runs["run_id"][0])
     assert (counts["answered"], counts["failed"]) == (200, 0)
-    assert store.provider_batch(runs["id"][0])["status"] == "collected"
+    assert store.provider_batch(runs["run_id"][0])["status"] == "collected"
+
+
+def test_a_store_from_before_the_batch_api_opens_and_gains_the_provider_batches_table(tmp_path):
+    db = tmp_path / "old.db"
+    RunStore(db).close()
+    with sqlite3.connect(db) as conn:  # as schema 3 left it: no provider_batches
+        conn.execute("DROP TABLE provider_batches")
+        conn.execute("PRAGMA user_version = 3")
+    store = RunStore(db)
+    run_id = store.create_run(task="moderation", models=[], prompts={}, params={}, source="x", fingerprint="f",
+                              n_items=1)
+    store.save_provider_batch(run_id, model="m", input_file_id="file-1", requests={"item-0": ["a", "m", "v", "h",
+                                                                                              "s"]})
+    store.update_provider_batch(run_id, status="in_progress", batch_id="batch-1")
+    saved = store.provider_batch(run_id)
+    assert (saved["batch_id"], saved["status"], saved["requests"]["item-0"][0]) == ("batch-1", "in_progress", "a")
