@@ -135,9 +135,8 @@ def test_kill_9_while_polling_then_the_same_command_resumes_the_same_batch(tmp_p
 def test_a_store_from_before_the_batch_api_opens_and_gains_the_provider_batches_table(tmp_path):
     db = tmp_path / "old.db"
     RunStore(db).close()
-    with sqlite3.connect(db) as conn:  # as schema 3 left it: no provider_batches
+    with sqlite3.connect(db) as conn:  # as schema 3 left it before the Batch API: no provider_batches
         conn.execute("DROP TABLE provider_batches")
-        conn.execute("PRAGMA user_version = 3")
     store = RunStore(db)
     run_id = store.create_run(task="moderation", models=[], prompts={}, params={}, source="x", fingerprint="f",
                               n_items=1)

@@ -195,7 +195,8 @@ class ProviderBatch:
         response = line.get("response") or {}
         body = response.get("body") or {}
         if line.get("error") or response.get("status_code") != 200:
-            said = (line.get("error") or body.get("error") or {}).get("message") or f"status {response.get('status_code')}"
+            said = ((line.get("error") or body.get("error") or {}).get("message")
+                    or f"status {response.get('status_code')}")
             return failure("batch_failed", f"the provider failed this request in batch {batch.id}: {said} — {retry}")
         try:
             return reply_of(self.spec, body, self.context.options.keys)

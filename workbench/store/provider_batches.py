@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .schema import _dumps, _transaction, now_iso
+from .schema import PROVIDER_BATCHES, _dumps, _transaction, now_iso
 
 
 class ProviderBatches:
@@ -13,8 +13,14 @@ class ProviderBatches:
 
     conn: sqlite3.Connection
 
+    def _provider_batches(self) -> sqlite3.Connection:
+        """The connection, with the table in place: a store of schema 3 from before the Batch API gains it here."""
+        self.conn.execute(PROVIDER_BATCHES)
+        return self.conn
+
     def provider_batch(self, run_id: str) -> dict | None:
-        row = self.conn.execute("SELECT * FROM provider_batches WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._provider_batches().execute("SELECT * FROM provider_batches WHERE run_id = ?",
+                                               (run_id,)).fetchone()
         if row is None:
             return None
         batch = dict(row)
@@ -24,12 +30,12 @@ class ProviderBatches:
     def save_provider_batch(self, run_id: str, *, model: str, input_file_id: str, requests: dict,
                             batch_id: str | None = None, status: str = "uploaded") -> None:
         now = now_iso()
-        with _transaction(self.conn) as conn:
+        with _transaction(self._provider_batches()) as conn:
             conn.execute("INSERT OR REPLACE INTO provider_batches (run_id, model, batch_id, input_file_id, status, "
                          "requests, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (run_id, model, batch_id, input_file_id, status, _dumps(requests), now, now))
 
     def update_provider_batch(self, run_id: str, *, status: str, batch_id: str | None = None) -> None:
-        with _transaction(self.conn) as conn:
+        with _transaction(self._provider_batches()) as conn:
             conn.execute("UPDATE provider_batches SET status = ?, batch_id = COALESCE(?, batch_id), updated_at = ? "
                          "WHERE run_id = ?", (status, batch_id, now_iso(), run_id))
