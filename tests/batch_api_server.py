@@ -3,6 +3,7 @@ completions so that `retry_failed` has somewhere to send the items a batch faile
 
     POST /v1/files                 multipart upload (purpose=batch): the JSONL of requests
     POST /v1/batches               creates a batch from an uploaded file (counted in `batches_created`)
+    GET  /v1/batches               lists them, newest first (one page)
     GET  /v1/batches/{id}          `in_progress` while `hold` is set or for `polls_in_progress` polls, then `final`
     GET  /v1/files/{id}/content    an uploaded file, or a finished batch's output / error file
     POST /v1/chat/completions      an ordinary answer (counted in `chat_calls`)
@@ -153,6 +154,10 @@ def _handler(server: BatchApiServer):
             path = self.path.split("?")[0]
             if path == "/v1/models":
                 return self._send(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+            if path == "/v1/batches":  # newest first, as the provider lists them
+                with server.lock:
+                    data = [server._public(b) for b in reversed(server.batches.values())]
+                return self._send(200, {"object": "list", "data": data, "has_more": False})
             if path.startswith("/v1/batches/"):
                 batch = server.retrieve(path.rsplit("/", 1)[1])
                 return self._send(200, batch) if batch else self._send(404, {"error": {"message": "no batch"}})

@@ -58,6 +58,7 @@ def test_200_images_through_the_batch_api_land_in_the_store_at_half_price(tmp_pa
     full = call_cost(lookup_price("gpt-4o-mini"), PROMPT_TOKENS, COMPLETION_TOKENS)
     assert frame["cost"].tolist() == pytest.approx([full / 2] * 200)
     assert set(frame["cost_source"]) == {"estimated (batch API −50 %)"}
+    assert any("Batch API" in m and "−50 %" in m for m in run.messages)
     assert any(n and "in_progress" in n for n in notes)  # the poll status reaches the progress callback
     evaluation = evaluate_run(run.run_id, db=tmp_path / "wb.db")
     assert len(evaluation.results) == 200
@@ -145,3 +146,26 @@ def test_a_store_from_before_the_batch_api_opens_and_gains_the_provider_batches_
     store.update_provider_batch(run_id, status="in_progress", batch_id="batch-1")
     saved = store.provider_batch(run_id)
     assert (saved["batch_id"], saved["status"], saved["requests"]["item-0"][0]) == ("batch-1", "in_progress", "a")
+
+
+def test_a_crash_between_creating_the_batch_and_storing_its_id_does_not_submit_twice(tmp_path):
+    folder = make_images(tmp_path / "imgs", 6)
+    db = tmp_path / "wb.db"
+    with BatchApiServer() as server:
+        server.hold = True
+        with pytest.raises(KeyboardInterrupt):  # stopped while polling: the batch's id is stored by then
+            batch(server, folder, db, on_progress=_interrupt_at_first_poll)
+        store = RunStore(db)
+        run_id = store.runs()["run_id"][0]
+        # as if the process had died after the provider made the batch but before its id was stored
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE provider_batches SET batch_id = NULL WHERE run_id = ?", (run_id,))
+        server.hold = False
+        run = batch(server, folder, db)
+    assert run.run_id == run_id and (run.answered, run.failed) == (6, 0)
+    assert server.batches_created == 1
+
+
+def _interrupt_at_first_poll(progress) -> None:
+    if progress.note and "in_progress" in progress.note:
+        raise KeyboardInterrupt

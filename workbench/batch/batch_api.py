@@ -102,16 +102,28 @@ class ProviderBatch:
             record = self._upload(pending)
             if record is None:
                 return
-        if record["batch_id"] is None:  # uploaded, but stopped before the batch was created
-            created = self.client.batches.create(input_file_id=record["input_file_id"], endpoint=_ENDPOINT,
-                                                 completion_window="24h", metadata={"workbench_run": self.run_id})
+        if record["batch_id"] is None:  # uploaded; the batch not yet created, or created just before a crash
+            created = self._created_from(record["input_file_id"]) or self.client.batches.create(
+                input_file_id=record["input_file_id"], endpoint=_ENDPOINT, completion_window="24h",
+                metadata={"workbench_run": self.run_id})
             self.store.update_provider_batch(self.run_id, status=created.status, batch_id=created.id)
             record["batch_id"] = created.id
+            self.context.say(f"run {self.run_id}: {len(record['requests'])} requests sent as batch {created.id} "
+                             f"through the Batch API, priced at −{round((1 - self.discount) * 100)} % of the list "
+                             "price; stopped, the same command polls this batch again")
         else:
             self.context.say(f"run {self.run_id}: polling the provider's batch {record['batch_id']} sent earlier")
         batch = self._poll(record["batch_id"])
         self._collect(batch, record["requests"], pending)
         self.store.update_provider_batch(self.run_id, status="collected")
+
+    def _created_from(self, input_file_id: str):
+        """A batch the provider already made from this upload (the process died before storing its id): it is
+        polled rather than paid for a second time."""
+        for batch in self.client.batches.list(limit=100):
+            if batch.input_file_id == input_file_id:
+                return batch
+        return None
 
     def _upload(self, pending: list[Item]) -> dict | None:
         """The JSONL of requests, uploaded; stored before the batch is created. None: no image could be read."""
