@@ -102,6 +102,11 @@ def _add_batch(sub) -> None:
     p.add_argument("--run-id", help="continue this run (default: continue an unfinished run of the same batch)")
     p.add_argument("--new-run", action="store_true",
                    help="start a new run even if the same batch is unfinished, or done and up to date")
+    p.add_argument("--batch-api", action="store_true",
+                   help="send through the provider's Batch API (OpenAI): half price, answers within 24 h; "
+                        "run the same command again to resume polling")
+    p.add_argument("--poll-s", type=_positive_float, default=30.0, metavar="S",
+                   help="seconds between polls of a Batch API batch (default 30)")
     _store_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
@@ -268,7 +273,8 @@ def cmd_batch(args) -> int:
                     variables=_variables(args.var), labels=args.labels, db=args.db, workers=args.workers, max_tokens=args.max_tokens,
                     temperature=args.temperature, max_edge=args.max_edge, mode=args.mode, force=args.force,
                     run_id=args.run_id, resume=not args.new_run, batch_size=args.batch_size,
-                    progress=not args.no_progress, source=" ".join(args.paths))
+                    progress=not args.no_progress, source=" ".join(args.paths),
+                    via="batch_api" if args.batch_api else "chat", poll_s=args.poll_s)
     return _report(run, args.json)
 
 

@@ -63,6 +63,7 @@ class CallPlan:
     questions: dict | None = None  # set by `attempt` in score mode: the questions asked
     fallback: str | None = None  # set by `attempt`: why score mode answered in generate mode
     score_note: str | None = None  # set by `attempt`: score mode asked the task's questions, not a custom prompt
+    batch_api: float | None = None  # sent through a provider's Batch API: the factor on the list price (0.5)
 
     @property
     def answered_in(self) -> str:
@@ -194,6 +195,9 @@ def _from_reply(result: Result, plan: CallPlan, reply: Reply, elapsed: float | N
     if reply.sent_image_bytes is not None:
         result.metrics["sent_image_bytes"] = reply.sent_image_bytes
     result.cost, result.cost_source = cost_of(plan.spec, reply, plan.images)
+    if plan.batch_api is not None and result.cost_source == "estimated":
+        result.cost *= plan.batch_api
+        result.cost_source = f"estimated (batch API −{round((1 - plan.batch_api) * 100)} %)"
 
 
 def _from_error(result: Result, plan: CallPlan, error: BaseException, elapsed: float | None) -> None:

@@ -13,10 +13,12 @@ class Provider:
     logprobs: bool = False
     reports_cost: bool = False
     self_hosted: bool = False  # runs on the user's own hardware: $0 per token unless a GPU-hour price is set
+    batch_api: bool = False  # offers the Files + Batches endpoints (`run_batch(via="batch_api")`)
 
 
 PROVIDERS: dict[str, Provider] = {
-    "openai": Provider("OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", json_schema=True, logprobs=True),
+    "openai": Provider("OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", json_schema=True, logprobs=True,
+                       batch_api=True),
     "openrouter": Provider("OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", json_schema=True,
                            reports_cost=True),
     # Through their OpenAI-compatible endpoints. What each supports is from its compatibility docs (checked

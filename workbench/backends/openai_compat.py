@@ -429,13 +429,31 @@ def _messages(spec, request: ChatRequest) -> tuple[list[dict], int]:
     return [{"role": "user", "content": content}], sent
 
 
-async def _complete(client, call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
-    kwargs: dict = {"model": call.spec.model, "messages": messages, "max_tokens": request.max_tokens,
+def _body(spec, request: ChatRequest, messages: list[dict]) -> dict:
+    kwargs: dict = {"model": spec.model, "messages": messages, "max_tokens": request.max_tokens,
                     "temperature": request.temperature}
     if request.reasoning_effort:  # set only for models that take it (models file, or the app's setting)
         kwargs["reasoning_effort"] = request.reasoning_effort
-    if request.json_schema and _capabilities(call.spec).json_schema:
+    if request.json_schema and _capabilities(spec).json_schema:
         kwargs["response_format"] = _response_format(request.json_schema)
+    return kwargs
+
+
+def chat_body(spec, request: ChatRequest) -> dict:
+    """The body `achat` would POST to /chat/completions for this request: a Batch API line carries it as is."""
+    return _body(spec, request, _messages(spec, request)[0])
+
+
+def reply_of(spec, completion: dict, keys: dict[str, str] | None = None) -> Reply:
+    """A chat completion received some other way (a Batch API output line) read as `achat` reads its answer;
+    raises the same typed ProtocolError for a body that is no usable completion."""
+    call = _Call(spec, spec.resolved_base_url or "", resolve_key(spec.resolved_key_env, keys), _label(spec))
+    return _reply_from_completion(call, completion)
+
+
+async def _complete(client, call: _Call, request: ChatRequest, messages: list[dict], started: float) -> Reply:
+    kwargs = _body(call.spec, request, messages)
+    if "response_format" in kwargs:
         call.json_schema = "sent"
     try:
         reply = await _send(client, call, request, kwargs, started)

@@ -21,6 +21,7 @@ class BatchProgress:
     elapsed_s: float
     eta_s: float | None
     projected_usd: float | None = None  # spent + the remaining items at the average priced cost so far
+    note: str | None = None  # what the run waits on, e.g. a Batch API batch's status at its last poll
 
     @property
     def fraction(self) -> float:
@@ -31,8 +32,9 @@ class BatchProgress:
 
         eta = "" if self.eta_s is None else f" · ETA {int(self.eta_s // 60)}:{int(self.eta_s % 60):02d}"
         projected = "" if self.projected_usd is None else f" (≈{format_usd(self.projected_usd)} projected)"
+        note = f" · {self.note}" if self.note else ""
         return (f"{self.done}/{self.total} items · {self.failed} failed · {self.cached} from cache · "
-                f"{format_usd(self.spent_usd)} spent{projected}{eta}")
+                f"{format_usd(self.spent_usd)} spent{projected}{eta}{note}")
 
 
 class Progress:
@@ -45,6 +47,7 @@ class Progress:
         self.spent: float | None = None
         self.priced = 0  # items whose call had a known cost
         self.calls = 0
+        self.status: str | None = None  # see BatchProgress.note
         self.callback = callback
         self.started = time.perf_counter()
         self._last_callback = 0.0
@@ -74,8 +77,17 @@ class Progress:
     def _postfix(self) -> str:
         from ..costs import format_usd
 
+        status = f" {self.status}" if self.status else ""
         return (f"failed={self.failed} cached={self.cached} spent={format_usd(self.spent)} "
-                f"projected={format_usd(self.projected())}")
+                f"projected={format_usd(self.projected())}{status}")
+
+    def note(self, status: str) -> None:
+        """A status line while nothing is committed (a Batch API poll): on the bar and to the callback."""
+        with self._lock:
+            self.status = status
+            if self.bar is not None:
+                self.bar.set_postfix_str(self._postfix())
+            self._report(force=True)
 
     def projected(self) -> float | None:
         if self.spent is None or not self.priced:
@@ -87,7 +99,7 @@ class Progress:
         rate = (self.done - self.already) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
         return BatchProgress(self.run_id, self.total, self.done, self.failed, self.cached, self.calls,
-                             self.spent, elapsed, eta, self.projected())
+                             self.spent, elapsed, eta, self.projected(), self.status)
 
     def _report(self, force: bool = False) -> None:
         if self.callback is None:

@@ -15,6 +15,7 @@ from ..lifecycle import check_mode
 from ..models import ModelSpec, resolve_models
 from ..store import RunStore
 from ..tasks import Task, get_task
+from .batch_api import DEFAULT_POLL_S, check_via, through_batch_api
 from .cache import Answers
 from .context import Options, RunContext
 from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, file_stat, prompt_versions, with_labels
@@ -72,7 +73,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
               force: bool = False, run_id: str | None = None, resume: bool = True, batch_size: int = 1,
               max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
               progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
-              source: str | None = None) -> BatchRun:
+              source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S) -> BatchRun:
     """Run every input through every model and prompt version; returns when every item is stored.
 
     inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
@@ -86,13 +87,14 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     force: send every call even when the store holds the answer. resume: continue the unfinished run of the
     very same batch instead of starting a new one; when that batch has finished with every item answered and no
     image file has changed since, return its run as it is (`up_to_date`), sending nothing. run_id: continue
-    that run.
+    that run. via: "chat" (a call per item) or "batch_api" (one model of a provider with a Batch API — OpenAI —
+    at its batch price, polled every `poll_s` seconds; an interrupted run polls the same batch again).
     Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
     check_mode(mode)
-    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures)
+    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
     given = collect_inputs(inputs, task)
     if labels is not None:
         given = with_labels(given, labels, task)
@@ -122,11 +124,12 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
                                   fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
     options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                       max_auth_failures=max_auth_failures, force=force)
-    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress).run()
+    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress,
+                     send=through_batch_api(poll_s) if via == "batch_api" else None).run()
 
 
-def _checked_settings(models, workers: int, batch_size: int, max_attempts: int,
-                      max_auth_failures: int) -> list[ModelSpec]:
+def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,
+                      via: str = "chat", mode: str = "generate") -> list[ModelSpec]:
     """The batch's models; a bad setting raises ConfigError here, before the run exists."""
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
@@ -134,6 +137,7 @@ def _checked_settings(models, workers: int, batch_size: int, max_attempts: int,
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error
+    check_via(via, specs, mode)
     return specs
 
 
@@ -188,8 +192,10 @@ class Execution:
 
     def __init__(self, store: RunStore, run_id: str, task: Task, params: dict, options: Options,
                  items: list[Item], resumed: bool, show_progress: bool,
-                 on_progress: Callable[[BatchProgress], None] | None, total: int | None = None) -> None:
+                 on_progress: Callable[[BatchProgress], None] | None, total: int | None = None,
+                 send: Callable[[RunContext, list[Item]], None] | None = None) -> None:
         self.store, self.run_id, self.task, self.params, self.options = store, run_id, task, params, options
+        self.send = send or _through_lanes  # or through a provider's Batch API
         self.items, self.resumed = items, resumed
         self.total = len(items) if total is None else total  # a retry sends a few items of a larger run
         self.show_progress, self.on_progress = show_progress, on_progress
@@ -216,7 +222,7 @@ class Execution:
             if not self.options.force:
                 pending = answers.copy_known(pending, progress.committed)
             if pending:
-                _run_coroutine(_send(context, pending))
+                self.send(context, pending)
             completed = True
         finally:
             writer.close()  # stores every answer already received, interrupted or not
@@ -230,6 +236,10 @@ class Execution:
         return BatchRun(self.run_id, str(self.store.path), self.task.name, self.total, counts["answered"],
                         counts["failed"], progress.cached, progress.calls, progress.spent,
                         time.perf_counter() - started, self.resumed, context.messages)
+
+
+def _through_lanes(context: RunContext, pending: list[Item]) -> None:
+    _run_coroutine(_send(context, pending))
 
 
 async def _send(context: RunContext, pending: list[Item]) -> None:

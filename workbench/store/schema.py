@@ -13,7 +13,9 @@ from ..errors import ConfigError
 
 DEFAULT_DB = Path("runs") / "workbench.db"
 BUSY_TIMEOUT_MS = 30_000
-# 2: prompt_versions (a version-1 store gains the table on open); 3: runs.task_definition (added on open)
+# 2: prompt_versions (a version-1 store gains the table on open); 3: runs.task_definition (added on open).
+# provider_batches came later without a new version (a store of schema 3 gains it at first use), so a workbench
+# from before it still opens a store that holds one.
 SCHEMA_VERSION = 3
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -88,6 +90,18 @@ CREATE TABLE IF NOT EXISTS prompt_versions (  -- named prompt templates per task
     UNIQUE (task, name)
 );
 """
+PROVIDER_BATCHES = """
+CREATE TABLE IF NOT EXISTS provider_batches (  -- a run's batch at a provider's Batch API: resumed, never resent
+    run_id        TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    model         TEXT NOT NULL,
+    batch_id      TEXT,                   -- NULL between the upload and the batch's creation
+    input_file_id TEXT NOT NULL,
+    status        TEXT NOT NULL,          -- the provider's status, or `collected` once its results are stored
+    requests      TEXT NOT NULL,          -- JSON {custom_id: [path, model, prompt_version, prompt_hash, image_hash]}
+    submitted_at  TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+)"""
+_SCHEMA += PROVIDER_BATCHES + ";\n"
 
 RESULT_COLUMNS = (
     "run_id", "image_path", "image_hash", "variables", "expected", "model", "model_id", "backend",
