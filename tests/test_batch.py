@@ -429,6 +429,27 @@ def test_batch_with_the_tiny_local_model(tmp_path, tiny_llava_dir):
     assert frame["output_tokens"].le(6).all()
 
 
+def test_a_local_lane_fills_each_batch_to_the_batch_size_asked_for(tmp_path, tiny_llava_dir, monkeypatch):
+    # The lane's queue once held max(2, workers // 2) items and a local lane has one worker: batches of 8 ran as
+    # pairs or triples. Count what reaches the backend (the real one, only counted).
+    from workbench.backends.transformers_local import TransformersLocal
+
+    sizes = []
+    real = TransformersLocal.chat_batch
+
+    def counted(self, spec, requests, *args, **kwargs):
+        sizes.append(len(requests))
+        return real(self, spec, requests, *args, **kwargs)
+
+    monkeypatch.setattr(TransformersLocal, "chat_batch", counted)
+    make_images(tmp_path / "imgs", 17, size=(40, 40))
+    spec = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
+    run = run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "wb.db", max_tokens=2, batch_size=8,
+                    progress=False)
+    assert run.answered + run.failed == 17
+    assert sizes == [8, 8]  # and the 17th alone, through chat (one item is not a batch)
+
+
 # --- kill -9 in the middle, then resume ---------------------------------------------------------------------
 
 
