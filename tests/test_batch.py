@@ -450,6 +450,21 @@ def test_a_local_lane_fills_each_batch_to_the_batch_size_asked_for(tmp_path, tin
     assert sizes == [8, 8]  # and the 17th alone, through chat (one item is not a batch)
 
 
+def test_a_local_batch_answers_as_the_transformers_pipeline_does(tmp_path, tiny_llava_dir):
+    from workbench.testing import pipeline_answers
+
+    paths = [Path(p) for p in make_images(tmp_path / "imgs", 10, size=(40, 40))]
+    spec = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
+    prompt = "Describe this road surface."
+    run = run_batch(tmp_path / "imgs", "ask", [spec], prompts=prompt, db=tmp_path / "wb.db", max_tokens=6,
+                    batch_size=4, progress=False)
+    frame = run.results().sort_values("image_path")
+    assert frame["metrics"].map(lambda m: m.get("batch_size")).tolist() == [4] * 8 + [2] * 2
+    expected = pipeline_answers(spec, [Image.open(p).convert("RGB") for p in sorted(paths)], prompt, batch_size=4,
+                                max_tokens=6)
+    assert frame["raw_text"].tolist() == expected
+
+
 # --- kill -9 in the middle, then resume ---------------------------------------------------------------------
 
 
