@@ -119,6 +119,25 @@ def test_identical_pixels_under_two_names_cost_one_call(tmp_path, fault_server):
     assert run.cached == 2
 
 
+def test_a_big_jpeg_is_read_at_a_reduced_scale_by_batches_and_run_model_alike(tmp_path, fault_server):
+    import numpy as np
+
+    import workbench
+    from workbench.images import load_image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    y, x = np.indices((3000, 4000))
+    photo = folder / "photo.jpg"
+    Image.fromarray(((x + y) % 256).astype("uint8")).convert("RGB").save(photo, quality=90)
+    reduced, full = load_image(photo, max_edge=1536), load_image(photo)
+    assert reduced.pil.size == (2000, 1500) and reduced.sha256 != full.sha256
+    spec = fault_spec(fault_server, "ok")
+    run = run_batch(folder, "ask", [spec], db=tmp_path / "wb.db", progress=False)
+    assert run.results()["image_hash"].tolist() == [reduced.sha256]
+    assert workbench.run_model(photo, "ask", spec).image_hash == reduced.sha256
+
+
 def test_a_twin_answered_while_its_double_waits_in_the_queue_is_not_sent_again(tmp_path, fault_server):
     # One worker and slow answers: the last image is read (and missed in the store) while its twin, the first
     # image, is still in flight, and is dispatched only after the twin's answer has been committed.
