@@ -333,7 +333,38 @@ def photos(args) -> dict:
           f"thread(s), median of {args.repeat}: {rate:.1f} photos/s (each is decoded, hashed, resized to 1536 px and "
           f"encoded before it is sent); peak RSS {peak:.0f} MB (runs: "
           f"{', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB)")
+    figures["reduced_decode"] = reduced_decode(sorted(folder.glob("*.jpg"))[:4])
     return figures
+
+
+def reduced_decode(paths: list[Path], edge: int = 1536) -> dict:
+    """One photo at a time in this process: today's full decode against the reduced-scale decode that a batch now
+    does (load_image max_edge), in seconds per photo, the bytes sent and the sent image's PSNR against today's."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from workbench.images import encode_image, load_image
+
+    def prepare(path, **kw):
+        start = time.perf_counter()
+        sent = encode_image(load_image(path, **kw), max_edge=edge)
+        return time.perf_counter() - start, sent
+
+    rows = []
+    for path in paths:
+        (full_s, today), (fast_s, sent) = prepare(path), prepare(path, max_edge=edge)
+        x, y = (np.asarray(Image.open(io.BytesIO(e.data)).convert("RGB"), dtype=np.float64) for e in (today, sent))
+        mse = float(np.mean((x - y) ** 2))
+        rows.append((full_s, fast_s, today.size_bytes, sent.size_bytes, 99.0 if mse == 0 else
+                     10 * np.log10(255 ** 2 / mse)))
+    full_s, fast_s, today_b, sent_b, psnr = (statistics.median(column) for column in zip(*rows))
+    print(f"reduced decode, {len(rows)} photos, sent at {edge} px (medians): {1000 * full_s:.0f} ms full decode vs "
+          f"{1000 * fast_s:.0f} ms reduced ({full_s / fast_s:.1f}×); {today_b / 1024:.0f} KB sent today vs "
+          f"{sent_b / 1024:.0f} KB; PSNR {psnr:.1f} dB against today's image")
+    return {"full_decode_ms": round(1000 * full_s), "reduced_decode_ms": round(1000 * fast_s),
+            "bytes_today": today_b, "bytes_sent": sent_b, "psnr_db": round(float(psnr), 1)}
 
 
 def main() -> None:

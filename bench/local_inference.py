@@ -8,7 +8,8 @@ Prints figures, asserts nothing (timings depend on the machine). Generate mode r
 (`--max-tokens`); the tokens actually generated are printed next to each figure, since a model that stops early
 would flatter generate mode's time. Each figure is the fastest of `--rounds` passes over the 50 images, which
 keeps other load on a shared machine out of it. Goals: score mode ≥ 10× faster per image than generate mode;
-batches of 8 ≥ 2× the one-by-one generate throughput.
+batches of 8 ≥ 2× the one-by-one generate throughput; `run_batch` over the 50 images ≥ 0.9× the images/s of
+transformers' own image-text-to-text pipeline at the same batch size, with the same greedy answers.
 """
 from __future__ import annotations
 
@@ -123,6 +124,38 @@ def run(args) -> None:
     same = sum(a.text == b.text for a, b in zip(single, batched))
     print(f"  ratio: batches of {args.batch_size} give {single_s / batch_s:.1f}× the one-by-one throughput "
           f"(goal ≥ 2×); {same}/{len(images)} answers identical to one by one (greedy)")
+    print()
+    against_pipeline(args, spec, images)
+
+
+def against_pipeline(args, spec: ModelSpec, images: list) -> None:
+    """run_batch (reading files, the store, the lane's batches) against transformers' pipeline on the same images
+    in memory, at the same batch size: the workbench's whole path against the library's."""
+    from workbench import run_batch
+    from workbench.testing import pipeline_answers
+
+    prompt = "Describe this road surface in detail."
+    pils = [im.pil for im in images]
+    pipe_s, expected = timed(lambda ims: pipeline_answers(spec, ims, prompt, batch_size=args.batch_size,
+                                                          max_tokens=args.max_tokens), pils, args.rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, pil in enumerate(pils):
+            pil.save(Path(tmp) / f"img{i:03d}.png")
+
+        def batch(_):  # a fresh store each round: a cached answer would not be a measurement
+            db = Path(tmp) / f"run{time.perf_counter_ns()}.db"
+            run = run_batch(tmp, "ask", [spec], prompts=prompt, db=db, max_tokens=args.max_tokens,
+                            batch_size=args.batch_size, progress=False)
+            return run.results().sort_values("image_path")["raw_text"].tolist()
+
+        batch_s, answers = timed(batch, None, args.rounds)
+    same = sum(a == b for a, b in zip(answers, expected))
+    print(f"run_batch vs transformers pipeline, batches of {args.batch_size}, {len(images)} images, "
+          f"max {args.max_tokens} new tokens")
+    print(f"  pipeline:  {len(images) / pipe_s:7.1f} images/s  (images in memory)")
+    print(f"  run_batch: {len(images) / batch_s:7.1f} images/s  (PNG files, run store)")
+    print(f"  ratio: run_batch gives {pipe_s / batch_s:.2f}× the pipeline's images/s (goal ≥ 0.9×); "
+          f"{same}/{len(images)} answers identical (greedy)")
 
 
 if __name__ == "__main__":

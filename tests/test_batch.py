@@ -119,6 +119,25 @@ def test_identical_pixels_under_two_names_cost_one_call(tmp_path, fault_server):
     assert run.cached == 2
 
 
+def test_a_big_jpeg_is_read_at_a_reduced_scale_by_batches_and_run_model_alike(tmp_path, fault_server):
+    import numpy as np
+
+    import workbench
+    from workbench.images import load_image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    y, x = np.indices((3000, 4000))
+    photo = folder / "photo.jpg"
+    Image.fromarray(((x + y) % 256).astype("uint8")).convert("RGB").save(photo, quality=90)
+    reduced, full = load_image(photo, max_edge=1536), load_image(photo)
+    assert reduced.pil.size == (2000, 1500) and reduced.sha256 != full.sha256
+    spec = fault_spec(fault_server, "ok")
+    run = run_batch(folder, "ask", [spec], db=tmp_path / "wb.db", progress=False)
+    assert run.results()["image_hash"].tolist() == [reduced.sha256]
+    assert workbench.run_model(photo, "ask", spec).image_hash == reduced.sha256
+
+
 def test_a_twin_answered_while_its_double_waits_in_the_queue_is_not_sent_again(tmp_path, fault_server):
     # One worker and slow answers: the last image is read (and missed in the store) while its twin, the first
     # image, is still in flight, and is dispatched only after the twin's answer has been committed.
@@ -427,6 +446,42 @@ def test_batch_with_the_tiny_local_model(tmp_path, tiny_llava_dir):
     frame = run.results()
     assert set(frame["status"]) <= {"ok", "repaired", "invalid_output", "refused", "empty", "truncated"}
     assert frame["output_tokens"].le(6).all()
+
+
+def test_a_local_lane_fills_each_batch_to_the_batch_size_asked_for(tmp_path, tiny_llava_dir, monkeypatch):
+    # The lane's queue once held max(2, workers // 2) items and a local lane has one worker: batches of 8 ran as
+    # pairs or triples. Count what reaches the backend (the real one, only counted).
+    from workbench.backends.transformers_local import TransformersLocal
+
+    sizes = []
+    real = TransformersLocal.chat_batch
+
+    def counted(self, spec, requests, *args, **kwargs):
+        sizes.append(len(requests))
+        return real(self, spec, requests, *args, **kwargs)
+
+    monkeypatch.setattr(TransformersLocal, "chat_batch", counted)
+    make_images(tmp_path / "imgs", 17, size=(40, 40))
+    spec = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
+    run = run_batch(tmp_path / "imgs", "ask", [spec], db=tmp_path / "wb.db", max_tokens=2, batch_size=8,
+                    progress=False)
+    assert run.answered + run.failed == 17
+    assert sizes == [8, 8]  # and the 17th alone, through chat (one item is not a batch)
+
+
+def test_a_local_batch_answers_as_the_transformers_pipeline_does(tmp_path, tiny_llava_dir):
+    from workbench.testing import pipeline_answers
+
+    paths = [Path(p) for p in make_images(tmp_path / "imgs", 10, size=(40, 40))]
+    spec = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
+    prompt = "Describe this road surface."
+    run = run_batch(tmp_path / "imgs", "ask", [spec], prompts=prompt, db=tmp_path / "wb.db", max_tokens=6,
+                    batch_size=4, progress=False)
+    frame = run.results().sort_values("image_path")
+    assert frame["metrics"].map(lambda m: m.get("batch_size")).tolist() == [4] * 8 + [2] * 2
+    expected = pipeline_answers(spec, [Image.open(p).convert("RGB") for p in sorted(paths)], prompt, batch_size=4,
+                                max_tokens=6)
+    assert frame["raw_text"].tolist() == expected
 
 
 # --- kill -9 in the middle, then resume ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -466,3 +467,59 @@ def test_module_import_is_light():
     code = "import sys, workbench.images; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# --- big JPEGs decode at the smallest scale that covers what is sent ------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+MIN_PSNR_DB = 35.0  # the sent image against today's (full decode, then LANCZOS): visually the same
+
+
+def _phone_photo() -> bytes:
+    """A synthetic 12 MP phone photo: a sample photo upscaled, with sensor-like noise (the hard case for a reduced
+    decode: fine detail), saved as JPEG quality 90."""
+    rng = np.random.default_rng(0)
+    base = Image.open(SAMPLES / "road_pothole_severe.jpg").convert("RGB").resize((4032, 3024))
+    noisy = np.asarray(base).astype(np.int16) + rng.normal(0, 12, (3024, 4032, 1)).astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _psnr(a: bytes, b: bytes) -> float:
+    x, y = (np.asarray(Image.open(io.BytesIO(d)).convert("RGB"), dtype=np.float64) for d in (a, b))
+    mse = np.mean((x - y) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+def test_a_phone_photo_decodes_at_a_reduced_scale_and_sends_nearly_the_same_image():
+    photo = _phone_photo()
+    for edge, decoded in ((1536, (2016, 1512)), (768, (1008, 756))):
+        fast = load_image(photo, max_edge=edge)
+        assert fast.pil.size == decoded and fast.original_size == (4032, 3024)
+        sent, today = encode_image(fast, max_edge=edge), encode_image(load_image(photo), max_edge=edge)
+        assert (sent.width, sent.height) == (today.width, today.height) == (edge, edge * 3 // 4)
+        assert _psnr(sent.data, today.data) >= MIN_PSNR_DB
+        assert abs(sent.size_bytes - today.size_bytes) <= 0.1 * today.size_bytes
+
+
+@pytest.mark.parametrize("name", ["beach_sunset.jpg", "road_pothole_minor.jpg", "id_card.png", "receipt.png"])
+def test_sample_images_send_the_same_image_as_before(name):
+    data = (SAMPLES / name).read_bytes()
+    for edge in (1536, 512, 256):
+        fast = load_image(data, max_edge=edge)
+        sent, today = encode_image(fast, max_edge=edge), encode_image(load_image(data), max_edge=edge)
+        assert (sent.width, sent.height) == (today.width, today.height)
+        assert _psnr(sent.data, today.data) >= MIN_PSNR_DB
+
+
+def test_the_image_hash_of_a_reduced_decode_never_matches_another_images_key():
+    photo = _phone_photo()
+    full, fast = load_image(photo), load_image(photo, max_edge=1536)
+    assert fast.sha256 != full.sha256  # an older store's key for this photo: one new call, once
+    assert load_image(photo, max_edge=1536).sha256 == fast.sha256  # the same file, the same key
+    buffer = io.BytesIO()
+    fast.pil.save(buffer, "PNG")  # another image whose full-size pixels are exactly the reduced decode's
+    assert load_image(buffer.getvalue()).sha256 != fast.sha256
+    small = (SAMPLES / "beach_sunset.jpg").read_bytes()  # decoded at full size anyway: the key is unchanged
+    assert load_image(small, max_edge=512).sha256 == load_image(small).sha256

@@ -161,3 +161,25 @@ def test_requests_with_different_settings_are_batched_apart(tiny_llava_dir, samp
 def test_batch_of_a_model_that_cannot_load(tmp_path, sample_image):
     replies = backend.chat_batch(local(str(tmp_path / "absent")), [ask(sample_image), ask(sample_image)])
     assert len(replies) == 2 and all(isinstance(r, BackendError) for r in replies)
+
+
+def test_every_forward_pass_of_a_model_runs_on_its_own_inference_thread(tiny_llava_dir, sample_image):
+    # chat, chat_batch and score, called from several threads, all reach the model on one thread of its own.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = local(tiny_llava_dir)
+    loaded = load_model(spec)
+    threads: set[str] = set()
+    hook = loaded.model.register_forward_pre_hook(lambda *_: threads.add(threading.current_thread().name))
+    try:
+        with ThreadPoolExecutor(3) as callers:
+            calls = [callers.submit(backend.chat, spec, ask(sample_image, max_tokens=2)),
+                     callers.submit(backend.chat_batch, spec, [ask(sample_image, max_tokens=2)] * 2),
+                     callers.submit(workbench.run_model, sample_image, "pothole_severity", spec, mode="score")]
+            replies = [call.result() for call in calls]
+    finally:
+        hook.remove()
+    assert replies[0].output_tokens == 2 and replies[1][0].metrics["batch_size"] == 2
+    assert replies[2].status != "error", replies[2].error
+    assert len(threads) == 1 and threads.pop().startswith(loaded.inference.name + "_")

@@ -6,7 +6,7 @@ from typing import Callable
 
 from .backends import Availability, get_backend
 from .errors import BackendError, ConfigError
-from .images import load_image
+from .images import DEFAULT_MAX_EDGE, load_image
 from .lifecycle import MODES, CallPlan, call, prompt_hash
 from .models import ModelSpec, resolve_models
 from .results import Result
@@ -18,6 +18,11 @@ def availability(spec: ModelSpec, keys: dict[str, str] | None = None) -> Availab
         return get_backend(spec.backend).availability(spec, keys)
     except BackendError as e:
         return Availability("unknown", str(e))
+
+
+def sent_edge(max_edge: int | None, spec: ModelSpec) -> int:
+    """The long edge a backend sends the image at (the rule they all apply): what `load_image` may decode to."""
+    return max_edge or spec.max_edge or DEFAULT_MAX_EDGE
 
 
 __all__ = ["MODES", "availability", "prompt_hash", "run_model"]  # comparisons: workbench.comparison
@@ -35,7 +40,7 @@ def run_model(image, task: str | Task, model: ModelSpec | str, *, prompt: str | 
     task = get_task(task)
     spec = resolve_models(model)[0] if not isinstance(model, ModelSpec) else model
     text = task.render(prompt, variables)
-    image = load_image(image)
+    image = load_image(image, max_edge=sent_edge(max_edge, spec))
     plan = CallPlan.of(image, task, spec, text, mode=mode, variables=variables, keys=keys, max_tokens=max_tokens,
                        temperature=temperature, max_edge=max_edge, detail=detail,
                        reasoning_effort=_effort(reasoning_effort))

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
-from .calls import run_model
+from .calls import run_model, sent_edge
 from .images import load_image
 from .lifecycle import check_mode
 from .models import ModelSpec, resolve_models
@@ -66,7 +66,8 @@ def compare_stream(image, task: str | Task = "ask", models=None, **options) -> I
     inspect.signature(run_model).bind(image, task, None, **options)  # an unknown option raises TypeError now
     check_mode(options.get("mode", "generate"))
     task.render(options.get("prompt"), options.get("variables"))
-    loaded = load_image(image)
+    edge = max((sent_edge(options.get("max_edge"), s) for s in specs), default=None)
+    loaded = load_image(image, max_edge=edge)  # a big JPEG decodes at the smallest scale every model covers
     return _stream(loaded, task, specs, options)
 
 

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import importlib.util
 import io
+import math
 import os
 import re
 import struct
@@ -59,6 +60,10 @@ class LoadedImage:
     pil: Image.Image
     # Hash of the pixels, not the file bytes: the same picture under two names, or re-saved
     # losslessly (PNG vs. BMP, stripped metadata), gets the same id for caching and result tables.
+    # A JPEG loaded for a known max_edge is decoded at a reduced scale (see `load_image`) and its full-size pixels
+    # never exist: its hash is then of the pixels at that scale, with the scale in the hashed header
+    # ("WxH:RGB:1/S:"). That header is one a full-size hash never has, so such a key can only miss an older store's
+    # full-size key (one new call), never match another image's; at scale 1 the hash is the full-size one, as ever.
     sha256: str
     source: str
     format: str | None
@@ -97,9 +102,15 @@ class EncodedImage:
 
 
 def load_image(
-    source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, background: tuple[int, int, int] = (255, 255, 255)
+    source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, background: tuple[int, int, int] = (255, 255, 255),
+    max_edge: int | None = None,
 ) -> LoadedImage:
     """Decode `source` (path, bytes, file object, PIL image, numpy array) into a `LoadedImage`.
+
+    max_edge: the largest long edge the image will be sent at, where the caller knows it. A JPEG is then decoded
+    at the smallest of its DCT scales (1/2, 1/4, 1/8) that still covers it — a 12 MP phone photo sent at 1536 px
+    is decoded at 1/2 scale, a quarter of the pixels — and `resized` takes it the rest of the way. The image's
+    pixels (and its hash) are then those of that scale; `original_size` stays the size as stored.
 
     Raises ImageError, with a message saying what to do, for anything we will not send to a model.
     """
@@ -113,18 +124,19 @@ def load_image(
         return _finish(_to_rgb(pil, background), "<array>", None, 1, pil.size)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        return _decode(io.BytesIO(data), data[:_SNIFF_BYTES], "<bytes>", max_pixels, background)
+        return _decode(io.BytesIO(data), data[:_SNIFF_BYTES], "<bytes>", max_pixels, background, max_edge)
     if isinstance(source, (str, os.PathLike)):
-        return _from_path(source, max_pixels, background)
+        return _from_path(source, max_pixels, background, max_edge)
     if hasattr(source, "read"):
-        return _from_file_object(source, max_pixels, background)
+        return _from_file_object(source, max_pixels, background, max_edge)
     raise ImageError(
         f"cannot load an image from a {type(source).__name__} — pass a file path, bytes, "
         "a binary file object, a PIL image or a numpy array"
     )
 
 
-def _from_path(source: str | os.PathLike, max_pixels: int, background: tuple[int, int, int]) -> LoadedImage:
+def _from_path(source: str | os.PathLike, max_pixels: int, background: tuple[int, int, int],
+               max_edge: int | None = None) -> LoadedImage:
     text = os.fspath(source)
     if isinstance(text, str) and text.startswith(("http://", "https://")):
         raise ImageError(f"{text} is a URL; images are not downloaded — save the file and pass its path")
@@ -138,20 +150,22 @@ def _from_path(source: str | os.PathLike, max_pixels: int, background: tuple[int
     with path.open("rb") as fp:
         head = fp.read(_SNIFF_BYTES)
         fp.seek(0)
-        return _decode(fp, head, path.name, max_pixels, background)
+        return _decode(fp, head, path.name, max_pixels, background, max_edge)
 
 
-def _from_file_object(fp: IO[bytes], max_pixels: int, background: tuple[int, int, int]) -> LoadedImage:
+def _from_file_object(fp: IO[bytes], max_pixels: int, background: tuple[int, int, int],
+                      max_edge: int | None = None) -> LoadedImage:
     data = fp.read()
     if not isinstance(data, (bytes, bytearray)):
         raise ImageError("the file object returned text, not bytes — open the file in binary mode ('rb')")
     name = getattr(fp, "name", None)
     label = Path(name).name if isinstance(name, str) else "<file>"
-    return _decode(io.BytesIO(bytes(data)), bytes(data[:_SNIFF_BYTES]), label, max_pixels, background)
+    return _decode(io.BytesIO(bytes(data)), bytes(data[:_SNIFF_BYTES]), label, max_pixels, background, max_edge)
 
 
 def _decode(
-    fp: IO[bytes], head: bytes, name: str, max_pixels: int, background: tuple[int, int, int]
+    fp: IO[bytes], head: bytes, name: str, max_pixels: int, background: tuple[int, int, int],
+    max_edge: int | None = None,
 ) -> LoadedImage:
     if not head:
         raise ImageError(f"{name} is an empty file (0 bytes) — re-export or re-download it")
@@ -160,9 +174,25 @@ def _decode(
     _check_pixels(im.size, max_pixels, name)
     frames = _frame_count(im, name)
     original_size = im.size
+    scale = _draft(im, max_edge)
     _load_pixels(im, name)
     rgb = _to_rgb(_apply_exif_orientation(im), background)
-    return _finish(rgb, name, im.format, frames, original_size)
+    return _finish(rgb, name, im.format, frames, original_size, scale)
+
+
+def _draft(im: Image.Image, max_edge: int | None) -> int:
+    """Ask the JPEG decoder for the smallest DCT scale whose long edge still covers `max_edge`; returns the scale
+    divisor (1: full size). Other formats decode at full size: Pillow's `reduce` would need the full decode first,
+    which is the cost this avoids (and `resized` already shrinks by whole factors before LANCZOS)."""
+    if max_edge is None or im.format not in ("JPEG", "MPO"):
+        return 1
+    _check_edge(max_edge)
+    width, height = im.size
+    if max(width, height) < 2 * max_edge:
+        return 1
+    ratio = max_edge / max(width, height)
+    im.draft(None, (math.ceil(width * ratio), math.ceil(height * ratio)))
+    return round(width / im.size[0])
 
 
 def _reject_unsupported(head: bytes, name: str) -> None:
@@ -388,10 +418,11 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
 
 
 def _finish(
-    rgb: Image.Image, source: str, fmt: str | None, frames: int, original_size: tuple[int, int]
+    rgb: Image.Image, source: str, fmt: str | None, frames: int, original_size: tuple[int, int], scale: int = 1
 ) -> LoadedImage:
     rgb.info.clear()  # drop EXIF/GPS, ICC, tRNS...: metadata never travels to a model
-    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:RGB:".encode())
+    # The decoded scale joins the header when it is not 1: see LoadedImage.sha256 for why keys stay honest.
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:RGB:{f'1/{scale}:' if scale > 1 else ''}".encode())
     # The same digest as over rgb.tobytes(), a strip of rows at a time: a 12 MP photo never has its 36 MB of
     # pixels copied whole (and the hash is about twice as quick).
     rows = max(1, _HASH_STRIP_BYTES // (3 * rgb.width))
@@ -412,8 +443,7 @@ def resized(image: LoadedImage, max_edge: int | None) -> Image.Image:
     pil = image.pil
     if max_edge is None:
         return pil
-    if not isinstance(max_edge, int) or max_edge < 1:
-        raise ImageError(f"max_edge must be a positive whole number of pixels or None, not {max_edge!r}")
+    _check_edge(max_edge)
     long_edge = max(pil.size)
     if long_edge <= max_edge:
         return pil
@@ -421,6 +451,11 @@ def resized(image: LoadedImage, max_edge: int | None) -> Image.Image:
     size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
     # reducing_gap: shrink by whole factors first, then LANCZOS; same look, much faster on big photos.
     return pil.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _check_edge(max_edge: Any) -> None:
+    if not isinstance(max_edge, int) or max_edge < 1:
+        raise ImageError(f"max_edge must be a positive whole number of pixels or None, not {max_edge!r}")
 
 
 def encode_image(

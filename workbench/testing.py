@@ -124,3 +124,20 @@ if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in _BUILDERS:
         sys.exit(f"usage: python -m workbench.testing {{{'|'.join(_BUILDERS)}}} DIR")
     print(_BUILDERS[sys.argv[1]](sys.argv[2]))
+
+
+def pipeline_answers(spec, images: list, prompt: str, *, batch_size: int, max_tokens: int) -> list[str]:
+    """What transformers' own image-text-to-text pipeline answers (greedy) for `spec`'s model, on the model and
+    processor the local backend loaded: the reference that a local batch must match, in answers and in speed
+    (tests, bench/local_inference.py). `images`: PIL images."""
+    from transformers import pipeline
+
+    from .backends.transformers_local import load_model
+
+    loaded = load_model(spec)
+    pipe = pipeline("image-text-to-text", model=loaded.model, processor=loaded.processor, device=loaded.device)
+    chats = [[{"role": "user", "content": [{"type": "image", "image": im}, {"type": "text", "text": prompt}]}]
+             for im in images]
+    out = pipe(text=chats, batch_size=batch_size, max_new_tokens=max_tokens, return_full_text=False,
+               generate_kwargs={"do_sample": False})
+    return [answer[0]["generated_text"] for answer in out]

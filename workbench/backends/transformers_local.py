@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, UnavailableError
 from ..images import DEFAULT_MAX_EDGE, resized
+from .inference_thread import InferenceThread
 from .label_questions import IMAGE_PLACEHOLDER
 from .base import Availability, Backend, Capabilities, ChatRequest, Reply
 from ..zerogpu import gpu_call, on_zerogpu
@@ -34,6 +35,8 @@ class LoadedModel:
     lock: threading.Lock  # one generate at a time per model: concurrent calls would corrupt shared state
     load_s: float
     derived: dict = field(default_factory=dict)  # built from the model on first use (decision pipelines), under lock
+    # every generate and forward pass of this model runs here (chat, chat_batch, score): see inference_thread.py
+    inference: InferenceThread = field(default_factory=InferenceThread)
 
 
 _LOADED: dict[tuple, LoadedModel] = {}
@@ -220,24 +223,33 @@ class TransformersLocal(Backend):
               keys: dict | None = None):
         """Label probabilities with transformers' pipeline("decision"), built on the loaded model (see scoring.py)."""
         from .base import ScoreReply
-        from .local_metrics import memory_metrics, reset_peak_memory
+        from .local_metrics import memory_metrics
 
         loaded = load_model(spec)
         assets = {IMAGE_PLACEHOLDER.format(i + 1): _image_for(loaded, spec, request, img)
                   for i, img in enumerate(request.images)}
         state = "".join(assets)
-        probabilities, labels, tokens = {}, {}, 0
-        with loaded.lock:
-            reset_peak_memory(loaded.device)
-            start = time.perf_counter()
-            for name, question in questions.items():  # one prompt, one forward pass per question
-                labels[name] = _answer_labels(loaded, name, question)
-                answer, tokens_read = _decide(loaded, spec, labels[name], name, question, state, assets)
-                probabilities[name] = _option_probabilities(answer)
-                tokens += tokens_read
-            elapsed = time.perf_counter() - start
+        probabilities, labels, tokens, elapsed = loaded.inference.run(_score_locked, loaded, spec, questions, state,
+                                                                      assets)
         metrics = {"forward_passes": len(questions), "device": loaded.device, **memory_metrics(loaded.device)}
         return ScoreReply(probabilities, labels, input_tokens=tokens, latency_s=elapsed, metrics=metrics)
+
+
+def _score_locked(loaded: LoadedModel, spec: "ModelSpec", questions: dict[str, dict], state: str, assets: dict
+                  ) -> tuple[dict, dict, int, float]:
+    """On the model's inference thread: one prompt, one forward pass per question."""
+    from .local_metrics import reset_peak_memory
+
+    probabilities, labels, tokens = {}, {}, 0
+    with loaded.lock:
+        reset_peak_memory(loaded.device)
+        start = time.perf_counter()
+        for name, question in questions.items():
+            labels[name] = _answer_labels(loaded, name, question)
+            answer, tokens_read = _decide(loaded, spec, labels[name], name, question, state, assets)
+            probabilities[name] = _option_probabilities(answer)
+            tokens += tokens_read
+        return probabilities, labels, tokens, time.perf_counter() - start
 
 
 def _chat_on_device(spec: "ModelSpec", request: ChatRequest) -> Reply:
@@ -245,6 +257,10 @@ def _chat_on_device(spec: "ModelSpec", request: ChatRequest) -> Reply:
     start-up). Module-level, so ZeroGPU can pickle it."""
     loaded = load_model(spec)
     inputs = _inputs(loaded, spec, [request])
+    return loaded.inference.run(_generate_locked, loaded, inputs, request)
+
+
+def _generate_locked(loaded: LoadedModel, inputs, request: ChatRequest) -> Reply:
     with loaded.lock:
         return _generate(loaded, inputs, request)
 
@@ -306,14 +322,17 @@ def _generate_batch(loaded: LoadedModel, spec: "ModelSpec", requests: list[ChatR
         tokenizer.pad_token = tokenizer.eos_token
     inputs = _inputs(loaded, spec, requests)
     timer = FirstTokenTimer()
-    with loaded.lock:
-        reset_peak_memory(loaded.device)
-        start = time.perf_counter()
-        with torch.inference_mode():
-            out = loaded.model.generate(**inputs, max_new_tokens=requests[0].max_tokens, streamer=timer,
-                                        pad_token_id=tokenizer.pad_token_id, **_sampling(requests[0]))
-        elapsed = time.perf_counter() - start
-        memory = memory_metrics(loaded.device)
+
+    def padded_generate():  # on the model's inference thread
+        with loaded.lock:
+            reset_peak_memory(loaded.device)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                out = loaded.model.generate(**inputs, max_new_tokens=requests[0].max_tokens, streamer=timer,
+                                            pad_token_id=tokenizer.pad_token_id, **_sampling(requests[0]))
+            return out, start, time.perf_counter() - start, memory_metrics(loaded.device)
+
+    out, start, elapsed, memory = loaded.inference.run(padded_generate)
     rows = out[:, inputs["input_ids"].shape[1]:].tolist()
     counted = [_length_and_finish(row, _eos_ids(loaded), requests[0].max_tokens) for row in rows]
     total = sum(n for n, _ in counted)

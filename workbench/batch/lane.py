@@ -17,6 +17,9 @@ from .retry import AuthBreaker
 from .sender import Sender
 
 
+_NOTHING_YET = object()  # nothing more to add to this batch now
+
+
 def lane_of(spec: ModelSpec, backend: Backend) -> tuple[str, bool]:
     """(lane, runs one call at a time): one lane per HTTP server; a local backend's models share one lane (one
     model in memory runs at a time)."""
@@ -43,6 +46,7 @@ class Lane:
         self.batched = False  # several images per forward pass (chat_batch): decided in run(), from capabilities
         self.loop: asyncio.AbstractEventLoop | None = None
         self.work: asyncio.Queue | None = None
+        self.produced: asyncio.Event | None = None  # set once no more items will be queued but the followers'
 
     async def run(self) -> None:
         await self._check_models()
@@ -54,11 +58,13 @@ class Lane:
             order = {name: i for i, name in enumerate(dict.fromkeys(it.spec.name for it in self.items))}
             self.items.sort(key=lambda it: order[it.spec.name])
         self.loop = asyncio.get_running_loop()
-        self.work = asyncio.Queue(maxsize=max(2, self.workers // 2))
+        self.work = asyncio.Queue(maxsize=self._queue_size())
+        self.produced = asyncio.Event()
         consume = self._consume_batches if self.batched else self._consume
         consumers = [asyncio.create_task(consume(self.work)) for _ in range(self.workers)]
         try:
             await self._produce(self.backend.prepare_image if encodes_ahead else None)
+            self.produced.set()
             await self.followers.drain()  # a follower whose leader failed sends its own call
             for _ in consumers:
                 await self.work.put(None)
@@ -66,6 +72,13 @@ class Lane:
         finally:
             for task in consumers:
                 task.cancel()
+
+    def _queue_size(self) -> int:
+        """Room for two batches where the lane batches: the next one fills while the model runs this one (with
+        `max(2, workers // 2)` a one-worker local lane ran batches of 8 as pairs)."""
+        if self.batched:
+            return 2 * self.context.options.batch_size
+        return max(2, self.workers // 2)
 
     async def _check_models(self) -> None:
         for spec in {it.spec.name: it.spec for it in self.items}.values():
@@ -147,24 +160,39 @@ class Lane:
             answers.settle(item, emit(item, result, attempts))
 
     async def _consume_batches(self, work: asyncio.Queue) -> None:
-        carry, finished = None, False
-        while not finished:
-            entry = carry or await work.get()
-            carry = None
-            if entry is None:
-                return
-            batch = [entry]
-            while len(batch) < self.context.options.batch_size:
-                try:
-                    nxt = work.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if nxt is None:
-                    finished = True
-                    break
-                if nxt[0].spec.name != entry[0].spec.name:
-                    carry = nxt
-                    break
-                batch.append(nxt)
+        entry = await work.get()
+        while entry is not None:
+            batch, entry = await self._fill_batch(work, entry)
             for (item, _), (result, attempts) in zip(batch, await self.sender.call_batch(batch)):
                 self.context.answers.settle(item, self.context.emit(item, result, attempts))
+            if entry is _NOTHING_YET:
+                entry = await work.get()
+
+    async def _fill_batch(self, work: asyncio.Queue, entry: tuple) -> tuple[list, object]:
+        """Items for one call, up to batch_size of one model: waits for the producer while it is still reading
+        (a short batch costs nearly as much as a full one), and takes only what is queued once it has finished
+        (it may then be waiting on the followers of these very items). Returns the batch and what comes next:
+        an entry of another model, None (the end) or _NOTHING_YET."""
+        batch = [entry]
+        while len(batch) < self.context.options.batch_size:
+            nxt = await self._next_queued(work)
+            if nxt is _NOTHING_YET or nxt is None or nxt[0].spec.name != entry[0].spec.name:
+                return batch, nxt
+            batch.append(nxt)
+        return batch, _NOTHING_YET
+
+    async def _next_queued(self, work: asyncio.Queue):
+        """The next queued entry; while the producer is still at work, waits for it."""
+        if not work.empty() or self.produced.is_set():
+            return work.get_nowait() if not work.empty() else _NOTHING_YET
+        getter = asyncio.ensure_future(work.get())
+        done_producing = asyncio.ensure_future(self.produced.wait())
+        try:
+            await asyncio.wait({getter, done_producing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done_producing.cancel()
+            if not getter.done():
+                getter.cancel()  # Queue.get leaves its item in the queue when cancelled
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        return work.get_nowait() if not work.empty() else _NOTHING_YET

@@ -78,7 +78,7 @@ def _read_image(path: str, edges: list[int], prepare: Callable | None
     bytes: the event loop that drives the calls then only posts bytes, and a photo waiting for its call holds a
     few hundred KB rather than its pixels."""
     stat = file_stat(path)
-    image = load_image(path)
+    image = load_image(path, max_edge=max(edges))  # a big JPEG decodes at a reduced scale: see load_image
     pictures = {}
     for edge in edges:
         small = dataclasses.replace(image, pil=resized(image, edge))
