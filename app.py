@@ -3,6 +3,7 @@
     python app.py                      # http://127.0.0.1:7860
     python app.py --share              # a public link for stakeholders
     WORKBENCH_AUTH=user:password python app.py --host 0.0.0.0
+    WORKBENCH_QUEUE_SIZE=200 python app.py # requests allowed to wait (default 64); more are refused "Queue is full"
 """
 from __future__ import annotations
 
