@@ -117,6 +117,11 @@ def _batch(client, images: list[Path], model: str):
 def _user(url: str, i: int, base_url: str, images: list[Path], outcome: dict) -> None:
     """Set up the session, then compare (or, for the batch user, run a batch of their own images)."""
     client, model = _setup_session(url, i, base_url)
+    if i == 1:  # bad input to the session endpoints: a message that names the missing argument
+        with pytest.raises(Exception, match="env_var"):
+            client.predict("", "some-key", api_name="/set_key")
+        with pytest.raises(Exception, match="base URL"):
+            client.predict("no url", "", "some-model", "", api_name="/add_model")
     if i == BATCH_USER:
         summary, metrics, _plot, _compliance, _changes, export = _batch(client, images[:3], model)
         outcome[i] = {"text": f"{summary}\n{metrics}\n{Path(export).read_text()}", "model": model}
