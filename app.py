@@ -3,6 +3,7 @@
     python app.py                      # http://127.0.0.1:7860
     python app.py --share              # a public link for stakeholders
     WORKBENCH_AUTH=user:password python app.py --host 0.0.0.0
+    WORKBENCH_QUEUE_SIZE=200 python app.py # requests allowed to wait (default 64); more are refused "Queue is full"
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
 from workbench.ui.history_tab import build_history_tab
+from workbench.ui.session_api import build_session_api
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
+QUEUE_SIZE = 64  # requests waiting beyond this are refused with "Queue is full", never dropped silently
 
 
 def build_demo(catalog=None) -> gr.Blocks:
@@ -35,6 +38,7 @@ def build_demo(catalog=None) -> gr.Blocks:
         build_compare_tab(catalog, keys, extra, samples)
         build_batch_tab(catalog, keys, extra)
         build_history_tab()
+        build_session_api(demo, catalog, keys, extra)
     return demo
 
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"app.py: error: {e}\n")
     prepare(catalog)  # on a ZeroGPU Space: `spaces` first, local models loaded now (on CPU); elsewhere nothing
     demo = build_demo(catalog)
-    demo.queue(max_size=64, default_concurrency_limit=4)
+    demo.queue(max_size=int(os.environ.get("WORKBENCH_QUEUE_SIZE", QUEUE_SIZE)), default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(auth.split(":", 1)) if auth else None, show_error=True, max_file_size=MAX_UPLOAD,
                 run_history=False)

@@ -27,6 +27,8 @@ The behaviour of each call is chosen by the request's `model` name, so one serve
     logprobs         a 1-token answer with `top_logprobs` for common answer labels (Yes/No, A–E, 0–5, words)
     reasoning-apart  like reasoning-field, but `completion_tokens` leaves the reasoning out (`total_tokens` has it)
     X-then-ok        behaviour X on the first call, ok afterwards (e.g. 429-then-ok, 500-then-ok)
+    whoami-…         ok, answering `model=<the model id> key=<key_digest(the bearer key)>` (streamed when asked):
+                     proves which session's model and key a request came from, without echoing the key
 
 Unknown model names answer ok. `script[model] = ["500", "500", "ok"]` overrides the name (by call index;
 the last entry repeats). `latency_s` delays every chat answer (the batch benchmark uses 0.05 s).
@@ -62,9 +64,9 @@ PROMPT_TOKENS = 17
 BEHAVIOURS = {"ok", "stream-ok", "cost", "429", "500", "502", "503", "401", "403", "404", "400", "schema-400",
               "slow", "html", "bad-json", "truncated", "no-choices", "no-message", "drop", "stream-cut",
               "stream-bad-chunk", "ignore-stream", "null-content", "reasoning", "reasoning-field",
-              "reasoning-length", "reasoning-apart", "logprobs"}
+              "reasoning-length", "reasoning-apart", "logprobs", "whoami"}
 PAID = {"ok", "stream-ok", "cost", "slow", "ignore-stream", "reasoning", "reasoning-field", "reasoning-length",
-        "reasoning-apart", "logprobs"}
+        "reasoning-apart", "logprobs", "whoami"}
 TOP_TOKENS = ["Yes", "No", "A", "B", "C", "D", "E", "0", "1", "2", "3", "4", "5", "minor", "moderate", "severe",
               "no_pothole", "true", "false"]
 REASONING_TOKENS = 40
@@ -203,6 +205,8 @@ class FaultServer:
         steps = self.script.get(model)
         if steps:
             return steps[min(n, len(steps) - 1)]
+        if model.startswith("whoami-"):
+            return "whoami"
         if model.endswith("-then-ok"):
             return model[: -len("-then-ok")] if n == 0 else "ok"
         return model if model in BEHAVIOURS else "ok"
@@ -316,6 +320,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, data)
 
     _stream_ok = _ok
+
+    def _whoami(self, body: dict) -> None:
+        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        text = f"model={body.get('model')} key={key_digest(key)}"
+        self.fault._reply_for(body)  # counts the image in seen_images; the reply is the identity above
+        if body.get("stream"):
+            return self._stream(body, cut=False, text=text)
+        self._json(200, _completion(body, text))
 
     def _ignore_stream(self, body: dict) -> None:
         self._json(200, _completion(body, self.fault.reply_text))
@@ -489,6 +501,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def key_digest(key: str) -> str:
+    """A short digest of an API key: names whose key a request carried without writing the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _thumb(data: bytes) -> list[int]:
