@@ -26,10 +26,11 @@ def plot_frontier(rec) -> "Figure":
         err = np.vstack([known["quality"] - known["quality_low"], known["quality_high"] - known["quality"]])
         ax.errorbar(known["cost_per_1k_usd"], known["quality"], yerr=np.nan_to_num(err), fmt=MARKERS.get(kind, "o"),
                     capsize=3, label=kind, alpha=0.8)
-        for _, row in known.iterrows():
-            ax.annotate(row["configuration"], (row["cost_per_1k_usd"], row["quality"]), fontsize=6,
-                        xytext=(4, 3), textcoords="offset points")
     frontier = rec.frontier
+    named = set(frontier["configuration"]) | set(points.loc[points["kind"] == "model", "configuration"])
+    for _, row in points[points["configuration"].isin(named) & points["cost_per_1k_usd"].notna()].iterrows():
+        ax.annotate(row["configuration"], (row["cost_per_1k_usd"], row["quality"]), fontsize=7,
+                    xytext=(5, -10), textcoords="offset points")  # only the frontier and the models: the rest crowd
     if len(frontier):
         ax.step(frontier["cost_per_1k_usd"], frontier["quality"], where="post", color="grey", linewidth=1,
                 label="frontier")
@@ -40,7 +41,9 @@ def plot_frontier(rec) -> "Figure":
         row = points[points["configuration"] == rec.pick].iloc[0]
         ax.scatter([row["cost_per_1k_usd"]], [row["quality"]], s=220, facecolors="none", edgecolors="green",
                    label=f"pick: {rec.pick}")
-    ax.set(xlabel="$ per 1,000 images", ylabel=rec.metric, title=f"{rec.metric} against cost")
+    ax.set(xlabel="$ per 1,000 images (log scale)", ylabel=rec.metric, title=f"{rec.metric} against cost")
+    if (points["cost_per_1k_usd"] > 0).sum() > 1:
+        ax.set_xscale("log")  # cents and dollars per 1,000 on one axis
     ax.legend(fontsize=7)
     return fig
 
