@@ -3,6 +3,7 @@
 The models run through workbench.compare_stream, the same engine as `workbench.compare` and the playground."""
 from __future__ import annotations
 
+import difflib
 from functools import partial
 
 import gradio as gr
@@ -80,9 +81,11 @@ def _check_served(base_url: str, model_id: str, key: str | None) -> None:
                    f"(GET {base_url.rstrip('/')}/models: {served.reason}).")
         return
     if model_id not in served.ids:
+        close = difflib.get_close_matches(model_id, served.ids, n=1)  # the likeliest typo fix
+        guess = f" Did you mean {close[0]!r}?" if close else ""
         listed = ", ".join(served.ids[:20]) + (f", … ({len(served.ids)} in all)" if len(served.ids) > 20 else "")
         raise gr.Error(f"{model_id!r} is not served at {base_url}; it serves: {listed or 'no models'} — put one "
-                       "of those in the Model id box.")
+                       f"of those in the Model id box.{guess}")
 
 
 def _estimated_costs(image_path, specs, prompt, max_edge, detail) -> dict[str, float | None]:
