@@ -48,11 +48,29 @@ def test_cli_names_the_var_flag(fault_server, capsys):  # noqa: F811
     assert "needs a value for {tag} — --var tag=VALUE" in err and "variables=" not in err
 
 
+def test_cli_batch_names_the_var_flag_or_a_csv_column(tmp_path, fault_server, capsys):  # noqa: F811
+    make_images(tmp_path / "imgs", 1)
+    code = main(["batch", "--path", str(tmp_path / "imgs"), "--task", "tag_rating", "--api-base", fault_server.url,
+                 "--model", "ok", "--db", str(tmp_path / "wb.db"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "— --var tag=VALUE (or a CSV column named tag)" in err and "variables=" not in err
+
+
 def test_app_names_the_tag_box(fault_server):  # noqa: F811
     catalog = [ModelSpec(name="served", provider="custom", base_url=fault_server.url, model="ok")]
     with pytest.raises(gr.Error) as info:
         list(run_comparison(IMAGE, "tag_rating", None, "", ["served"], {}, [], 16, 512, "auto", "generate",
                             catalog=catalog))
+    assert "fill the Tag box" in info.value.message and "variables=" not in info.value.message
+
+
+def test_app_batch_names_the_tag_box(fault_server):  # noqa: F811
+    from workbench.ui.batch_tab import run_batch_job
+
+    catalog = [ModelSpec(name="served", provider="custom", base_url=fault_server.url, model="ok")]
+    with pytest.raises(gr.Error) as info:
+        list(run_batch_job([IMAGE], None, "tag_rating", "", None, None, ["served"], "generate", 1, {}, [],
+                           catalog=catalog, progress=lambda *a, **k: None))
     assert "fill the Tag box" in info.value.message and "variables=" not in info.value.message
 
 

@@ -23,14 +23,18 @@ class ConfigError(WorkbenchError, ValueError):
 
 class MissingVariables(ConfigError):
     """A prompt has {variables} nobody gave a value for. `names`: those variables; `subject`: what needs them
-    (e.g. "task 'tag_rating'"). The message says how to pass them in Python; workbench.wording words the fix for
-    the CLI and the app."""
+    (e.g. "task 'tag_rating'"); `csv`: a CSV column could give them too (a batch). The message says how to pass
+    them in Python; workbench.wording words the fix for the CLI and the app."""
 
-    def __init__(self, subject: str, names: list[str] | tuple[str, ...]):
-        self.subject, self.names = subject, tuple(names)
+    def __init__(self, subject: str, names: list[str] | tuple[str, ...], csv: bool = False):
+        self.subject, self.names, self.csv = subject, tuple(names), csv
         given = ", ".join(f"{n!r}: ..." for n in self.names)
         super().__init__(f"{subject} needs a value for {', '.join('{' + n + '}' for n in self.names)} — "
-                         f"pass variables={{{given}}}")
+                         f"pass variables={{{given}}}{self.csv_note}")
+
+    @property
+    def csv_note(self) -> str:
+        return f" (or a CSV column named {' and '.join(self.names)})" if self.csv else ""
 
 
 class BackendError(WorkbenchError):

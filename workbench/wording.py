@@ -52,5 +52,5 @@ def error_message(exc: BaseException, surface: str) -> str:
     """An exception's message for `surface`: rebuilt from what it carries where it says what is missing."""
     if isinstance(exc, MissingVariables):
         return f"{exc.subject} needs a value for {', '.join('{' + n + '}' for n in exc.names)} — " \
-               f"{variables_fix(exc.names, surface)}"
+               f"{variables_fix(exc.names, surface)}{exc.csv_note}"
     return reworded(str(exc), surface) or ""
