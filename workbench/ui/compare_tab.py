@@ -148,13 +148,14 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
 
 
 COMPARE_API_DESCRIPTION = (
-    "Run one image through the ticked models on one task and return each model's card (HTML) and a results table "
-    "(model, status, verdict, latency, tokens, estimated and actual cost; errors say what to fix). Arguments, in "
-    "order: the image (file), the task name (e.g. pothole_severity, tag_rating, moderation, pii_detection), the "
-    "prompt template, the task's variable (the tag for tag_rating, else ignored), the model names (as listed by "
-    "the Models box), API keys as {ENV_VAR: key} (kept for this call only), models added in this session, max new "
-    "tokens, the long edge sent in pixels, image detail (auto, low or high) and the mode (generate or score). A "
-    "failed model returns its error in its row; it never fails the call.")
+    "One image through several vision-language models on one task, side by side. Arguments, in order: the image "
+    "file; the task (moderation, pii_detection, tag_rating, pothole_severity or ask); the prompt template, whose "
+    "{variables} are filled in; the task's variable (the tag for tag_rating, the question for ask; empty for the "
+    "others); the model names, as the Models box lists them; max new tokens; the long edge sent, in pixels; image "
+    "detail (auto, low or high; OpenAI only); and the mode (generate, or score for label probabilities). Returns "
+    "each model's card as HTML and a results table: model, status, label, latency_s, tokens, cost (\"—\" when "
+    "unknown) beside estimated_cost, and for a failed model its error_type and an error that says what to fix. "
+    "One failed model never fails the call; a missing image, model or variable does, with the reason.")
 
 
 def _settings_column(samples: list[str]) -> dict:
