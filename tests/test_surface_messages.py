@@ -4,6 +4,7 @@ an added model checked against what its server serves."""
 from __future__ import annotations
 
 import csv
+import json
 
 import gradio as gr
 import pytest
@@ -94,6 +95,14 @@ def test_cli_says_export_or_dotenv(fault_server, no_dotenv, capsys):  # noqa: F8
     out = capsys.readouterr().out
     assert code == 3
     assert f"export {ABSENT}=… or put it in .env" in out and "box" not in out
+
+
+def test_cli_models_says_export_or_dotenv(tmp_path, no_dotenv, capsys):
+    models = tmp_path / "models.toml"
+    models.write_text(f'[[models]]\nname = "keyed"\nprovider = "openrouter"\nmodel = "x/y"\nkey_env = "{ABSENT}"\n')
+    assert main(["models", "--models-file", str(models), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["message"] == f"keyed needs {ABSENT} — export {ABSENT}=… or put it in .env"
 
 
 def test_app_says_dotenv_or_the_keys_box(fault_server, no_dotenv):  # noqa: F811

@@ -220,12 +220,13 @@ def _store_options(p: argparse.ArgumentParser) -> None:
 def cmd_models(args) -> int:
     from .calls import availability
     from .models import load_models
+    from .wording import reworded
 
     rows = []
     for spec in load_models(args.models_file):
         status = availability(spec)
         rows.append({"name": spec.name, "backend": spec.backend, "model": spec.model, "status": status.status,
-                     "message": status.message})
+                     "message": reworded(status.message, "cli")})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
