@@ -17,6 +17,7 @@ from workbench.errors import KeyMissingError, NotFoundError
 from workbench.images import load_image
 from workbench.ui.compare_tab import add_custom_model, run_comparison
 from workbench.ui.fields import model_choices
+from workbench.wording import error_message
 
 from .fault_server import fault_server  # noqa: F401
 from .test_batch import make_images
@@ -40,6 +41,7 @@ def test_python_names_the_variables_argument():
         get_task("tag_rating").render()
     assert isinstance(info.value, ConfigError) and info.value.names == ("tag",)
     assert "variables={'tag': ...}" in str(info.value)
+    assert error_message(info.value, "python") == str(info.value)  # the one message, rebuilt per surface
 
 
 def test_cli_names_the_var_flag(fault_server, capsys):  # noqa: F811
