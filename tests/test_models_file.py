@@ -103,7 +103,7 @@ def test_claude_and_gemini_wait_for_their_key(monkeypatch, provider, env):
     spec = next(s for s in default_models() if s.provider == provider)
     status = OpenAICompatible().availability(spec)
     assert status.status == "key_missing"
-    assert status.message == f"{spec.name} needs {env} — set it in .env or the Keys box"
+    assert status.message == f"{spec.name} needs {env} — set {env} in the environment or .env"
     assert OpenAICompatible().availability(spec, {env: "k-test"}).ready
 
 

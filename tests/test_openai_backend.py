@@ -215,7 +215,7 @@ def test_rejected_key_names_the_env_var_and_never_the_key(fault_server, image, s
 
 
 def test_optional_key_left_out_but_required_says_set_it(fault_server, image):
-    with pytest.raises(AuthError, match="set WB_TEST_ABSENT_KEY in .env or the Keys box"):
+    with pytest.raises(AuthError, match="set WB_TEST_ABSENT_KEY in the environment or .env"):
         backend.chat(spec(fault_server, "401", provider="vllm", key_env="WB_TEST_ABSENT_KEY"), ask(image))
 
 
@@ -232,7 +232,8 @@ def test_bad_request_keeps_the_servers_message(fault_server, image):
 
 
 def test_missing_key_raises_before_any_request(fault_server, image):
-    with pytest.raises(KeyMissingError, match="needs WB_TEST_ABSENT_KEY — set it in .env or the Keys box"):
+    with pytest.raises(KeyMissingError,
+                       match="needs WB_TEST_ABSENT_KEY — set WB_TEST_ABSENT_KEY in the environment or .env"):
         backend.chat(spec(fault_server, key_env="WB_TEST_ABSENT_KEY"), ask(image))
     assert sum(fault_server.calls.values()) == 0
 
@@ -325,7 +326,8 @@ def test_availability_key_missing():
                         key_env="WB_TEST_ABSENT_KEY")
     status = backend.availability(pixtral)
     assert status.status == "key_missing"
-    assert status.message == "Pixtral-12B (OpenRouter) needs WB_TEST_ABSENT_KEY — set it in .env or the Keys box"
+    assert status.message == ("Pixtral-12B (OpenRouter) needs WB_TEST_ABSENT_KEY — "
+                              "set WB_TEST_ABSENT_KEY in the environment or .env")
     assert backend.availability(pixtral, {"WB_TEST_ABSENT_KEY": KEY}).ready  # remote: not probed
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import (AuthError, BackendError, ConfigError, DeadlineError, ImageError, KeyMissingError,
-                     ProtocolError, RateLimitError, UnavailableError, WorkbenchError)
+                     MissingVariables, ProtocolError, RateLimitError, UnavailableError, WorkbenchError)
 
 # Public name → module that defines it; loaded on first access so `import workbench` stays fast.
 _LAZY = {
@@ -39,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = ["AuthError", "BackendError", "ConfigError", "DeadlineError", "ImageError", "KeyMissingError",
-           "ProtocolError", "RateLimitError", "UnavailableError", "WorkbenchError", *_LAZY]
+           "MissingVariables", "ProtocolError", "RateLimitError", "UnavailableError", "WorkbenchError", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except WorkbenchError as e:
         from .errors import ConfigError, ImageError
+        from .wording import error_message
 
-        _error(str(e))
+        _error(error_message(e, "cli"))
         return EXIT_USAGE if isinstance(e, (ConfigError, ImageError)) else EXIT_STORE
     except sqlite3.Error as e:
         _error(f"the run store failed: {e} — rerun the same command to resume once it is fixed")
@@ -228,12 +229,13 @@ def _store_options(p: argparse.ArgumentParser) -> None:
 def cmd_models(args) -> int:
     from .calls import availability
     from .models import load_models
+    from .wording import reworded
 
     rows = []
     for spec in load_models(args.models_file):
         status = availability(spec)
         rows.append({"name": spec.name, "backend": spec.backend, "model": spec.model, "status": status.status,
-                     "message": status.message})
+                     "message": reworded(status.message, "cli")})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -243,6 +245,7 @@ def cmd_models(args) -> int:
 
 def cmd_run(args) -> int:
     from .comparison import compare_results
+    from .wording import reworded
 
     specs = _specs(args)
     results = compare_results(args.image, args.task, specs, prompt=args.prompt, variables=_variables(args.var),
@@ -253,7 +256,7 @@ def cmd_run(args) -> int:
         from .costs import format_usd
 
         for r in results:
-            what = r.label if r.label is not None else (r.error or r.status)
+            what = r.label if r.label is not None else (reworded(r.error, "cli") or r.status)
             latency = f"{r.latency_s:.2f} s" if r.latency_s is not None else "—"
             print(f"{r.model}: {r.status} · {what} · {latency} · {format_usd(r.cost)}")
             if r.raw_text:
@@ -467,8 +470,38 @@ def _report(run, as_json: bool) -> int:
         if run.up_to_date:
             _note("`--force` sends every call again; `--new-run` starts a new run, served from the store")
         if run.failed:
-            _note(f"{_plural(run.failed, 'item')} failed — `workbench retry {run.run_id}` re-sends only those")
+            _failure_kinds(run)
     return code
+
+
+# What a second try can fix (busy, down, flaky servers); a wrong id, key or file fails the same way every time.
+RETRY_CAN_FIX = ("rate_limited", "server_error", "unreachable", "timeout", "protocol_error")
+
+
+def _failure_kinds(run) -> None:
+    """The run's failures, grouped by kind: how many, one message (it ends with its fix), and `retry` only when a
+    retry can fix some of them."""
+    from .store import open_run
+    from .wording import reworded
+
+    frame = open_run(run.run_id, run.db)
+    failed = frame[frame["status"] == "error"]
+    kinds = failed.assign(error_type=failed["error_type"].fillna("error")).groupby("error_type", sort=False)
+    _note(f"{_plural(run.failed, 'item')} failed:")
+    for kind, group in sorted(kinds, key=lambda pair: -len(pair[1])):
+        message = reworded(str(group["error"].iloc[0] or ""), "cli")
+        print(f"  {kind} ×{len(group)} — {_shortened(message, 300)}", file=sys.stderr)
+    retryable = int(failed["error_type"].isin(RETRY_CAN_FIX).sum())
+    if retryable:
+        _note(f"`workbench retry {run.run_id}` re-sends the {_plural(retryable, 'failure')} a retry can fix "
+              f"({', '.join(k for k in RETRY_CAN_FIX if k in set(failed['error_type']))})")
+    else:
+        _note("a retry alone cannot fix these — fix what each line says first")
+
+
+def _shortened(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _dollars_shown(table):

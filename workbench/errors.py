@@ -21,6 +21,22 @@ class ConfigError(WorkbenchError, ValueError):
     kind = "config_error"
 
 
+class MissingVariables(ConfigError):
+    """A prompt has {variables} nobody gave a value for. `names`: those variables; `subject`: what needs them
+    (e.g. "task 'tag_rating'"); `csv`: a CSV column could give them too (a batch). The message says how to pass
+    them in Python; workbench.wording words the fix for the CLI and the app."""
+
+    def __init__(self, subject: str, names: list[str] | tuple[str, ...], csv: bool = False):
+        self.subject, self.names, self.csv = subject, tuple(names), csv
+        given = ", ".join(f"{n!r}: ..." for n in self.names)
+        super().__init__(f"{subject} needs a value for {', '.join('{' + n + '}' for n in self.names)} — "
+                         f"pass variables={{{given}}}{self.csv_note}")
+
+    @property
+    def csv_note(self) -> str:
+        return f" (or a CSV column named {' and '.join(self.names)})" if self.csv else ""
+
+
 class BackendError(WorkbenchError):
     """A model call failed. `partial_text`: what a streamed reply had said before it failed."""
 
@@ -30,7 +46,10 @@ class BackendError(WorkbenchError):
 
 
 class KeyMissingError(BackendError):
+    """No key for a model that needs one. `env_var`: the environment variable that would hold it."""
+
     kind = "key_missing"
+    env_var: str | None = None
 
 
 class AuthError(BackendError):

@@ -28,10 +28,12 @@ from urllib.parse import urlsplit
 from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, ConnectionFailedError, DeadlineError,
                       KeyMissingError, NotFoundError, ProtocolError, RateLimitError, ServerError)
 from ..keys import resolve_key
+from ..wording import key_fix
 from ..providers import OPTIONAL_KEY
 from ..redact import redact
 from .base import Availability, Backend, Capabilities, ChatRequest, Reply, ScoreReply
 from .registry import register_backend
+from .served import with_version
 
 PROBE_TIMEOUT_S = 1.0
 PROTOCOL_RETRY_PAUSE_S = 0.25  # first pause before re-asking after a malformed 200; doubles, capped
@@ -326,7 +328,9 @@ class _Call:
             raise ConfigError(_no_base_url_message(spec))
         missing = _missing_key_message(spec, keys)
         if missing:
-            raise KeyMissingError(missing)
+            exc = KeyMissingError(missing)
+            exc.env_var = spec.resolved_key_env
+            raise exc
         return cls(spec, base, resolve_key(spec.resolved_key_env, keys), _label(spec))
 
     @property
@@ -341,7 +345,7 @@ class _Call:
     def protocol_error(self, cause: Exception | str, fix: str | None = None) -> BackendError:
         what = cause if isinstance(cause, str) else f"a body it could not parse ({type(cause).__name__}: {cause}" + (
             f"; {_begins(cause.doc)})" if isinstance(cause, json.JSONDecodeError) else ")")
-        fix = fix or f"is base_url ({self.base_url}) the API root ending in /v1?"
+        fix = fix or _without_version_fix(self.base_url) or f"is base_url ({self.base_url}) the API root ending in /v1?"
         return self.error(ProtocolError, f"{self.label} answered with {what}, not a chat completion — {fix}")
 
     def error_from_client(self, exc: Exception) -> BackendError | None:
@@ -384,18 +388,26 @@ class _Call:
                                              f"({cause}) — the server or a proxy in between cut it off; try again")
         return self.error(ConnectionFailedError, f"cannot reach {self.base_url} — is the server running? ({cause})")
 
+    def not_found(self, said: str) -> BackendError:
+        """A 404: the API root is wrong when base_url has no version (…/v1), else the server lacks the model."""
+        wrong_root = _without_version_fix(self.base_url)
+        if wrong_root:
+            return self.error(NotFoundError, f"{self.label} answered 404 ({said}) at {self.base_url} — {wrong_root}")
+        return self.error(NotFoundError, f"model {self.spec.model!r} not found at {self.base_url} ({said}) — "
+                                         f"{self.label} does not serve it; GET {self.base_url.rstrip('/')}/models "
+                                         "lists what it does")
+
     def status_error(self, exc) -> BackendError:
         """A non-2xx answer: the SDK's APIStatusError, or the lean path's _LeanStatusError (same attributes)."""
         status, said = exc.status_code, _server_message(exc)
         env, spec = self.spec.resolved_key_env, self.spec
         retries = f"after {spec.max_retries} retr{'y' if spec.max_retries == 1 else 'ies'}"
         if status in (401, 403):
-            fix = (f"check {env}" if self.key else f"set {env} in .env or the Keys box") if env else \
+            fix = (f"check {env}" if self.key else key_fix(env)) if env else \
                 "this server wants a key: set key_env in the models file"
             return self.error(AuthError, f"key rejected by {self.label} ({status}: {said}) — {fix}")
         if status == 404:
-            return self.error(NotFoundError, f"model {spec.model!r} not found at {self.base_url} ({said}) — check "
-                                             f"the model id (GET {self.base_url.rstrip('/')}/models lists them)")
+            return self.not_found(said)
         if status == 429:
             after = exc.response.headers.get("retry-after")
             wait = f", retry-after {after} s" if after else ""
@@ -720,11 +732,17 @@ def _no_base_url_message(spec) -> str:
     return f"{spec.name} has no base_url — set base_url in the models file to the server's API root (ending in /v1)"
 
 
+def _without_version_fix(base_url: str) -> str | None:
+    """The fix for a base_url without an API version in its path; None when it has one."""
+    fixed = with_version(base_url)
+    return fixed and f"base_url {base_url} is missing /v1 — set it to the API root, e.g. {fixed}"
+
+
 def _missing_key_message(spec, keys) -> str | None:
     env = spec.resolved_key_env
     if not env or spec.provider in OPTIONAL_KEY or resolve_key(env, keys):
         return None
-    return f"{spec.name} needs {env} — set it in .env or the Keys box"
+    return f"{spec.name} needs {env} — {key_fix(env)}"
 
 
 def _server_message(exc) -> str:

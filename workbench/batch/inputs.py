@@ -60,6 +60,7 @@ def with_labels(inputs: list[BatchInput], labels, task: str | Task | None = None
 
     An image with several label rows (tag ratings: one row per tag) becomes one input per row, with that row's
     variables; an image without a row is kept unlabelled."""
+    _check_label_columns(labels)
     rows = collect_inputs(labels if not hasattr(labels, "to_dict") else labels.to_dict("records"), task)
     by_path: dict[str, list[BatchInput]] = {}
     by_name: dict[str, list[BatchInput]] = {}
@@ -71,6 +72,33 @@ def with_labels(inputs: list[BatchInput], labels, task: str | Task | None = None
         matches = by_path.get(inp.path) or by_name.get(os.path.basename(inp.path)) or []
         out.extend([BatchInput(inp.path, m.label, {**inp.variables, **m.variables}) for m in matches] or [inp])
     return _unique(out)
+
+
+def _check_label_columns(labels) -> None:
+    """A labels table must name its image column and its `label` column: without them every image would be
+    silently unlabelled, and evaluation would later say that no labels were passed."""
+    if hasattr(labels, "columns"):  # a DataFrame
+        where, columns = "labels", [str(c) for c in labels.columns]
+    elif isinstance(labels, (str, os.PathLike)) and Path(labels).suffix.lower() == ".csv":
+        where, columns = str(labels), _csv_header(Path(labels))
+    elif isinstance(labels, list) and labels and all(isinstance(r, dict) for r in labels):
+        where, columns = "labels", list(dict.fromkeys(str(k) for r in labels for k in r))
+    else:
+        return
+    names = {c.strip().lower() for c in columns}
+    if names & set(PATH_COLUMNS) and "label" in names:
+        return
+    raise ConfigError(f"{where} has no {'image' if not names & set(PATH_COLUMNS) else 'label'} column (its "
+                      f"columns: {', '.join(columns) or 'none'}) — a labels CSV names the image column one of "
+                      f"{', '.join(PATH_COLUMNS)} and the expected answer column `label`")
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fp:
+            return next(csv.reader(fp), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ConfigError(f"cannot read the CSV {path}: {e}") from None
 
 
 def _images_in(folder: Path) -> list[str]:

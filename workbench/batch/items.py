@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..errors import ConfigError
+from ..errors import MissingVariables
 from ..lifecycle import prompt_hash
 from ..models import ModelSpec
 from ..tasks import Task
@@ -51,9 +51,8 @@ def expand(inputs: list[BatchInput], specs: list[ModelSpec], versions: dict[str,
             if key not in prompts:
                 try:
                     text = task.render(template, inp.variables)
-                except ConfigError as e:
-                    raise ConfigError(f"{inp.path}: {e} (a CSV column of that name, or variables=, provides it)") \
-                        from None
+                except MissingVariables as e:
+                    raise MissingVariables(f"{inp.path}: {e.subject}", e.names, csv=True) from None
                 prompts[key] = (text, prompt_hash(text))
             text, text_hash = prompts[key]
             items.extend(Item(inp, spec, version, text, text_hash, params_hash, model_key)

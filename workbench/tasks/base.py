@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingVariables
 
 @functools.lru_cache(maxsize=256)
 def _json_schema(name: str, schema: type[BaseModel]) -> dict:
@@ -77,8 +77,7 @@ class Task:
         values = {**self.examples, **{k: v for k, v in (variables or {}).items() if v not in (None, "")}}
         missing = [n for n in dict.fromkeys(_VARIABLE.findall(template)) if n not in values]
         if missing:
-            raise ConfigError(f"task {self.name!r} needs a value for {', '.join('{' + m + '}' for m in missing)}"
-                              f" — pass variables={{{', '.join(repr(m) + ': ...' for m in missing)}}}")
+            raise MissingVariables(f"task {self.name!r}", missing)
         return _VARIABLE.sub(lambda m: str(values[m.group(1)]), template)
 
     def json_schema(self) -> dict | None:

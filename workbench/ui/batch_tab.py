@@ -14,6 +14,7 @@ from ..evaluate import evaluate_run
 from ..exports import export_run
 from ..models import ModelSpec
 from ..uploads import image_paths
+from ..wording import error_message
 from .fields import model_choices, refreshed_models, session_specs, task_fields
 
 def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys,
@@ -55,7 +56,8 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
         time.sleep(0.5)
     if "error" in state:
         error = state["error"]
-        message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
+        message = error_message(error, "app") if isinstance(error, WorkbenchError) else \
+            f"{type(error).__name__}: {error}"
         raise gr.Error(f"The batch could not run: {message}")
     batch = state["run"]
     evaluation = evaluate_run(batch, db=batch.db)

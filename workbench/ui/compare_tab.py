@@ -3,14 +3,18 @@
 The models run through workbench.compare_stream, the same engine as `workbench.compare` and the playground."""
 from __future__ import annotations
 
+import difflib
 from functools import partial
 
 import gradio as gr
 
 from .. import PROVIDERS, TASKS, ConfigError, ImageError, ModelSpec, format_usd, get_task, preview_costs
 from ..cards import results_html, snapshot_html
+from ..backends.served import served_models, with_version
 from ..comparison import compare_stream
+from ..keys import resolve_key
 from ..tables import results_table, without_empty_columns
+from ..wording import error_message, reworded
 from .fields import model_choices, refreshed_models, session_specs, task_fields
 
 
@@ -45,17 +49,43 @@ def set_key(keys: dict, env_var: str, value: str) -> dict:
 
 
 def add_custom_model(extra: list, name: str, base_url: str, model_id: str, key_env: str, catalog: list):
+    """The session's added models plus this one, once its Base URL is a URL and, when the server lists its
+    models (GET …/models), the list has this Model id: a typo is refused here, not at the first call."""
+    base_url, model_id, key_env = (base_url or "").strip(), (model_id or "").strip(), (key_env or "").strip()
     if not (base_url and model_id):
         raise gr.Error("A custom model needs a base URL (ending in /v1) and a model id: fill both boxes.")
+    if not base_url.startswith(("http://", "https://")):
+        raise gr.Error(f"The Base URL {base_url!r} must start with http:// or https:// — e.g. "
+                       f"{with_version('http://' + base_url) or 'http://' + base_url}")
     name = (name or f"{model_id} (custom)").strip()
     try:
-        spec = ModelSpec(name=name, provider="custom", base_url=base_url.strip(), model=model_id.strip(),
-                         key_env=(key_env or "").strip() or None)
+        spec = ModelSpec(name=name, provider="custom", base_url=base_url, model=model_id, key_env=key_env or None)
     except ValueError as e:
         raise gr.Error(f"That model entry is invalid: {e}") from None
     if name in {s.name for s in catalog} | {s["name"] for s in extra}:
         raise gr.Error(f"A model called {name!r} already exists — choose another name.")
+    _check_served(base_url, model_id, resolve_key(key_env, {}) if key_env else None)
     return [*extra, spec.model_dump()]
+
+
+def _check_served(base_url: str, model_id: str, key: str | None) -> None:
+    """Refuses a Base URL without /v1 that the server does not answer at, and a Model id the server does not list;
+    a server that does not list its models is accepted unchecked, with a note."""
+    served = served_models(base_url, key)
+    fixed = with_version(base_url)
+    if served.ids is None and fixed and served.status is not None:
+        raise gr.Error(f"The Base URL {base_url} is missing /v1: the server {served.reason} at "
+                       f"{base_url.rstrip('/')}/models — try {fixed}")
+    if served.ids is None:
+        gr.Warning(f"Added without checking the Model id: the server did not list its models "
+                   f"(GET {base_url.rstrip('/')}/models: {served.reason}).")
+        return
+    if model_id not in served.ids:
+        close = difflib.get_close_matches(model_id, served.ids, n=1)  # the likeliest typo fix
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(served.ids[:20]) + (f", … ({len(served.ids)} in all)" if len(served.ids) > 20 else "")
+        raise gr.Error(f"{model_id!r} is not served at {base_url}; it serves: {listed or 'no models'} — put one "
+                       f"of those in the Model id box.{guess}")
 
 
 def _estimated_costs(image_path, specs, prompt, max_edge, detail) -> dict[str, float | None]:
@@ -103,15 +133,29 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     try:
         stream = compare_stream(image_path, task, specs, **options)
     except (ImageError, ConfigError) as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(error_message(e, "app")) from None
     empty = results_table([])
     snapshot = None
     for snapshot in stream:
         if not snapshot.done:
-            yield snapshot_html(snapshot), empty
+            yield reworded(snapshot_html(snapshot), "app"), empty
     results = snapshot.results
     estimated = _estimated_costs(image_path, specs, prompt, max_edge or 1536, detail)
-    yield results_html(results), without_empty_columns(results_table(results, estimated if estimated else None))
+    table = without_empty_columns(results_table(results, estimated if estimated else None))
+    if "error" in table:
+        table["error"] = [reworded(e, "app") if isinstance(e, str) else e for e in table["error"]]
+    yield reworded(results_html(results), "app"), table
+
+
+COMPARE_API_DESCRIPTION = (
+    "One image through several vision-language models on one task, side by side. Arguments, in order: the image "
+    "file; the task (moderation, pii_detection, tag_rating, pothole_severity or ask); the prompt template, whose "
+    "{variables} are filled in; the task's variable (the tag for tag_rating, the question for ask; empty for the "
+    "others); the model names, as the Models box lists them; max new tokens; the long edge sent, in pixels; image "
+    "detail (auto, low or high; OpenAI only); and the mode (generate, or score for label probabilities). Returns "
+    "each model's card as HTML and a results table: model, status, label, latency_s, tokens, cost (\"—\" when "
+    "unknown) beside estimated_cost, and for a failed model its error_type and an error that says what to fix. "
+    "One failed model never fails the call; a missing image, model or variable does, with the reason.")
 
 
 def _settings_column(samples: list[str]) -> dict:
@@ -178,4 +222,4 @@ def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State,
     inputs = [s["image"], s["task"], s["prompt"], s["variable"], models, keys, extra, s["max_tokens"], s["max_edge"],
               s["detail"], s["mode"]]
     m["run"].click(partial(run_comparison, catalog=catalog), inputs, [m["cards"], m["table"]], api_name="compare",
-                   concurrency_id="models", concurrency_limit=4)
+                   api_description=COMPARE_API_DESCRIPTION, concurrency_id="models", concurrency_limit=4)

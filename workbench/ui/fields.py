@@ -6,6 +6,7 @@ import gradio as gr
 from ..calls import availability
 from ..models import ModelSpec
 from ..tasks import get_task
+from ..wording import reworded
 
 
 def session_specs(catalog: list[ModelSpec], extra: list[dict] | None) -> list[ModelSpec]:
@@ -18,7 +19,7 @@ def model_choices(specs: list[ModelSpec], keys: dict | None) -> list[tuple[str, 
     choices = []
     for spec in specs:
         status = availability(spec, keys)
-        note = "ready" if status.ready else f"{status.status}: {status.message}"
+        note = "ready" if status.ready else f"{status.status}: {reworded(status.message, 'app')}"
         choices.append((f"{spec.name} — {note}", spec.name))
     return choices
 
