@@ -42,8 +42,9 @@ def plot_frontier(rec) -> "Figure":
         ax.scatter([row["cost_per_1k_usd"]], [row["quality"]], s=220, facecolors="none", edgecolors="green",
                    label=f"pick: {rec.pick}")
     ax.set(xlabel="$ per 1,000 images (log scale)", ylabel=rec.metric, title=f"{rec.metric} against cost")
-    if (points["cost_per_1k_usd"] > 0).sum() > 1:
-        ax.set_xscale("log")  # cents and dollars per 1,000 on one axis
+    positive = points.loc[points["cost_per_1k_usd"] > 0, "cost_per_1k_usd"]
+    if len(positive) > 1:  # cents and dollars per 1,000 on one axis; symlog keeps $0 (local) models on it
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
     ax.legend(fontsize=7)
     return fig
 
