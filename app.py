@@ -18,6 +18,7 @@ from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
 from workbench.ui.history_tab import build_history_tab
+from workbench.ui.label_tab import build_label_tab
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
@@ -35,6 +36,7 @@ def build_demo(catalog=None) -> gr.Blocks:
         build_compare_tab(catalog, keys, extra, samples)
         build_batch_tab(catalog, keys, extra)
         build_history_tab()
+        build_label_tab()
     return demo
 
 

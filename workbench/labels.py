@@ -26,7 +26,7 @@ QUEUE_COLUMNS = ["image_path", "variables", "answers", "disagree", "top_probabil
                  "labelled_at"]
 
 
-def _top_probability(probabilities) -> float | None:
+def top_probability(probabilities) -> float | None:
     if not isinstance(probabilities, dict) or not probabilities:
         return None
     values = [float(v) for v in probabilities.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -59,7 +59,7 @@ def label_queue(run_id: str, db=None) -> pd.DataFrame:
         answers = {(m if v == "default" else f"{m} ({v})"): (lab if isinstance(lab, str) else None)
                    for m, v, lab in zip(group["model"], group["prompt_version"], group["label"])}
         given = {str(a).strip().lower() for a in answers.values() if a}
-        top = [_top_probability(p) for p in group.loc[group["model"] == best, "probabilities"]]
+        top = [top_probability(p) for p in group.loc[group["model"] == best, "probabilities"]]
         human = labels.get((path, vkey), {})
         expected = next((e for e in group["expected"] if isinstance(e, str)), None)
         rows.append({"image_path": path, "variables": json.loads(vkey), "answers": answers,
