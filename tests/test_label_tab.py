@@ -63,6 +63,24 @@ def _chromium() -> str:
     return path
 
 
+def _recommendation_in_the_batch_tab(page) -> None:
+    """The labels just set are enough for the Batch tab's Recommendation section to pick and plot."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("tab", name="Batch & evaluate").click()
+    page.get_by_text("Recommendation").click()
+    page.get_by_role("button", name="Refresh runs").click()
+    page.wait_for_function("document.querySelector('#batch-recommendation input')?.value.includes('pothole')",
+                           timeout=60_000)
+    page.get_by_role("button", name="Recommend", exact=True).click()
+    pick = page.locator("#batch-recommendation-pick")
+    pick.get_by_text("Pick").or_(pick.get_by_text("No configuration")).first.wait_for(timeout=60_000)
+    page.locator("#batch-recommendation img, #batch-recommendation svg.main-svg, #batch-recommendation canvas"
+                 ).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "recommend_1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / "recommend_390.png"), full_page=True)
+
+
 def test_five_images_labelled_by_keyboard_change_the_metrics_and_export_round_trips(label_app, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -94,6 +112,7 @@ def test_five_images_labelled_by_keyboard_change_the_metrics_and_export_round_tr
         link = page.locator("#label-download a[data-testid=download-link]")
         link.first.wait_for(timeout=60_000)
         exported = httpx.get(link.first.get_attribute("href"), timeout=30, follow_redirects=True)
+        _recommendation_in_the_batch_tab(page)
         browser.close()
 
     store = RunStore(label_app["db"])
