@@ -99,3 +99,12 @@ def test_an_older_store_opens_and_gains_the_labels_table(tmp_path):
     reopened = RunStore(db)
     assert reopened.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert reopened.latest_labels("moderation") == {}
+
+
+def test_the_playground_labels_a_run(labelled_run):
+    db, run, images = labelled_run
+    model = workbench.ModelSpec(name="local", provider="custom", base_url="http://127.0.0.1:9/v1", model="m")
+    pg = workbench.Playground("moderation", models=[model], images=[str(p) for p in images.values()], store=None)
+    assert pg.label(run, str(images["split"]), "true", db=db) == "true"
+    queue = pg.label_queue(run, db=db).set_index("image_path")
+    assert (queue.loc[str(images["split"]), "label"], queue.loc[str(images["split"]), "who"]) == ("true", "notebook")
