@@ -20,6 +20,7 @@ from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compa
                                       key_variables, run_comparison, set_key)
 from workbench.ui.history_tab import build_history_tab
 from workbench.ui.session_api import build_session_api
+from workbench.ui.label_tab import build_label_tab
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
@@ -39,6 +40,7 @@ def build_demo(catalog=None) -> gr.Blocks:
         build_batch_tab(catalog, keys, extra)
         build_history_tab()
         build_session_api(demo, catalog, keys, extra)
+        build_label_tab()
     return demo
 
 

@@ -11,7 +11,7 @@ import pytest
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 EXPECTED = ["00_quickstart", "01_moderation", "02_pii_detection", "03_tag_rating", "04_pothole_severity",
-            "05_prompt_versions"]
+            "05_prompt_versions", "06_recommend"]
 NOTEBOOK_METADATA = {"kernelspec"}
 CELL_METADATA = {"tags"}  # nbval reads tags such as "nbval-skip"
 FIX = "run `python -m tests.test_notebooks_clean` to clean them"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.store import RunStore, compare_runs, list_runs, now_iso, open_run
+from workbench.store import SCHEMA_VERSION, RunStore, compare_runs, list_runs, now_iso, open_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -185,7 +185,7 @@ def test_a_store_of_schema_2_gains_task_definitions_and_its_runs_find_tasks_by_n
     assert reopened.task(new).levels == (1, 3)  # the run's own definition, not today's registered task
     assert reopened.results(new).attrs["task_definition"] == definition
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # upgraded to the current schema
 
 
 @pytest.mark.parametrize("returning", [True, False])  # False: the path for SQLite older than 3.35

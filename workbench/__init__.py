@@ -35,6 +35,7 @@ _LAZY = {
     "build_tiny_llava": "testing", "build_tiny_idefics3": "testing",
     "recommend": "decide", "Recommendation": "decide", "parse_bar": "decide",
     "write_report": "html_report", "report_html": "html_report", "ReportSection": "report_sections",
+    "label_queue": "labels", "set_label": "labels", "export_labels": "labels", "allowed_labels": "labels",
     "gpu_call": "zerogpu", "on_zerogpu": "zerogpu", "gpu_seconds": "zerogpu",
 }
 

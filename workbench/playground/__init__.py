@@ -17,6 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..calls import availability
+from .labels import RunLabels
 from ..cards import results_html, snapshot_html
 from ..comparison import compare_stream
 from ..costs import format_usd
@@ -48,7 +49,7 @@ class ResultCards:
         return results_html(self.results)
 
 
-class Playground(ImagePicker, PromptVersions):
+class Playground(ImagePicker, PromptVersions, RunLabels):
     """An ipywidgets panel: image picker (samples or upload), prompt prefilled from the task, model multi-select
     with availability and estimated cost, generate/score mode, Run, a result table and one card per model."""
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
+from .labels import LabelsTable
 from .prompts import PromptVersions
 from .provider_batches import ProviderBatches
 from .results import ResultsTable
@@ -40,7 +41,7 @@ __all__ = ["COPY_ORDER", "DEFAULT_DB", "JSON_COLUMNS", "RESULT_COLUMNS", "SCHEMA
            "compare_runs", "default_db_path", "list_runs", "now_iso", "open_run"]
 
 
-class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches):
+class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches, LabelsTable):
     """One SQLite database. Safe to share between threads (one connection each) and between processes."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 
+from .labels import variables_key
 from .schema import (_CHUNK, _COPY, _COPY_JOINED, _COPY_ORDER, _COPY_REQUESTS, _HAS_RETURNING, _UPSERT,
                      RESULT_COLUMNS, _decode, _dumps, _encode, _transaction)
 
@@ -29,9 +30,19 @@ class ResultsTable:
         frame = pd.DataFrame(rows, columns=["id", *RESULT_COLUMNS])
         frame["cached"] = frame["cached"].astype(bool)
         frame.insert(1, "task", run["task"])
+        self._fill_expected(frame, run["task"])
         if run["task_definition"] is not None:  # evaluation reads the task from here (workbench.evaluate.task_of)
             frame.attrs["task_definition"] = run["task_definition"]
         return frame
+
+    def _fill_expected(self, frame: "pd.DataFrame", task: str) -> None:
+        """A label set by a person (the labels table) stands in where the run's input gave none."""
+        labels = self.latest_labels(task)
+        if not labels or not len(frame):
+            return
+        found = [labels.get((path, variables_key(v)), {}).get("label")
+                 for path, v in zip(frame["image_path"], frame["variables"])]
+        frame["expected"] = [e if e is not None and e == e else f for e, f in zip(frame["expected"], found)]
 
     def stored_keys(self, run_id: str, *, failures: bool = True) -> set[tuple]:
         """(image_path, model, prompt_version, prompt_hash) of the items this run already holds."""

@@ -13,10 +13,10 @@ from ..errors import ConfigError
 
 DEFAULT_DB = Path("runs") / "workbench.db"
 BUSY_TIMEOUT_MS = 30_000
-# 2: prompt_versions (a version-1 store gains the table on open); 3: runs.task_definition (added on open).
-# provider_batches came later without a new version (a store of schema 3 gains it at first use), so a workbench
-# from before it still opens a store that holds one.
-SCHEMA_VERSION = 3
+# 2: prompt_versions (a version-1 store gains the table on open); 3: runs.task_definition (added on open);
+# 4: labels (human labels, added on open). provider_batches came without a version of its own (a store gains it at
+# first use too), so a workbench from before it still opens a store that holds one.
+SCHEMA_VERSION = 4
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _SCHEMA = """
@@ -89,6 +89,19 @@ CREATE TABLE IF NOT EXISTS prompt_versions (  -- named prompt templates per task
     created_at  TEXT NOT NULL,
     UNIQUE (task, name)
 );
+
+CREATE TABLE IF NOT EXISTS labels (       -- true labels set by a person: history kept, the latest per item wins
+    id          INTEGER PRIMARY KEY,
+    task        TEXT NOT NULL,
+    image_path  TEXT NOT NULL,
+    variables   TEXT NOT NULL DEFAULT '{}',  -- JSON, keys sorted: a tag rating's label belongs to its tag
+    image_hash  TEXT,
+    label       TEXT NOT NULL,
+    run_id      TEXT,                     -- the run it was labelled from (provenance: labels serve every run)
+    who         TEXT NOT NULL,
+    labelled_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_image ON labels(task, image_path);
 """
 PROVIDER_BATCHES = """
 CREATE TABLE IF NOT EXISTS provider_batches (  -- a run's batch at a provider's Batch API: resumed, never resent

@@ -16,6 +16,7 @@ from ..models import ModelSpec
 from ..uploads import image_paths
 from ..wording import error_message
 from .fields import model_choices, refreshed_models, session_specs, task_fields
+from .recommend_section import build_recommendation_section
 
 def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys,
                   extra, catalog: list[ModelSpec], progress=gr.Progress()):
@@ -99,6 +100,7 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -
         compliance = gr.Dataframe(label="Format compliance (share of each status)", interactive=False)
         changes = gr.Dataframe(label="Verdicts that changed between prompt versions", interactive=False)
         download = gr.File(label="All results (CSV)")
+        build_recommendation_section()  # its own run picker and handlers: see recommend_section.py
 
         task.change(task_fields, task, [prompt_a, variable], api_visibility="private")
         for state in (keys, extra):
