@@ -18,6 +18,7 @@ from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
 from workbench.ui.history_tab import build_history_tab
+from workbench.ui.fields import APP_CSS
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(max_size=64, default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(auth.split(":", 1)) if auth else None, show_error=True, max_file_size=MAX_UPLOAD,
-                run_history=False)
+                run_history=False, css=APP_CSS)
 
 
 if __name__ == "__main__":

@@ -58,10 +58,17 @@ def add_custom_model(extra: list, name: str, base_url: str, model_id: str, key_e
     return [*extra, spec.model_dump()]
 
 
+def sent_max_edge(slider) -> int | None:
+    """The slider's value when the user moved it; at 0 (its start) each model's own max_edge from the models
+    file is sent (else the default), as the notebooks send for the same entry."""
+    return int(slider) if slider else None
+
+
 def _estimated_costs(image_path, specs, prompt, max_edge, detail) -> dict[str, float | None]:
     """Model → cost per call estimated before it runs (NaN when unknown); {} when no estimate can be made."""
     try:
-        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=sent_max_edge(max_edge),
+                              detail=detail)
     except (ImageError, ConfigError):
         return {}
     return dict(zip(frame["model"], frame["cost_per_call"]))
@@ -76,7 +83,8 @@ def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catal
     if not image_path or not specs:
         return pd.DataFrame()
     try:
-        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=sent_max_edge(max_edge),
+                              detail=detail)
     except (ImageError, ConfigError):
         return pd.DataFrame()
     for column in ("cost_per_call", "cost_per_1k", "batch_cost_per_1k"):
@@ -87,7 +95,7 @@ def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catal
 
 
 def run_comparison(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
-                   detail, mode, catalog: list[ModelSpec]):
+                   detail, mode, reasoning_effort="none", *, catalog: list[ModelSpec]):
     """Generator: the cards as text streams in (the previous run's table cleared), then the final cards and the
     results table with the estimated cost beside the actual one."""
     if not image_path:
@@ -99,7 +107,8 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     by_name = {s.name: s for s in session_specs(catalog, extra)}
     specs = [by_name[n] for n in model_names if n in by_name]
     options = dict(prompt=prompt, variables=variables, keys=keys, max_tokens=int(max_tokens),
-                   max_edge=int(max_edge) if max_edge else None, detail=detail, mode=mode or "generate")
+                   max_edge=sent_max_edge(max_edge), detail=detail, mode=mode or "generate",
+                   reasoning_effort=None if reasoning_effort in (None, "", "none") else reasoning_effort)
     try:
         stream = compare_stream(image_path, task, specs, **options)
     except (ImageError, ConfigError) as e:
@@ -110,7 +119,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
         if not snapshot.done:
             yield snapshot_html(snapshot), empty
     results = snapshot.results
-    estimated = _estimated_costs(image_path, specs, prompt, max_edge or 1536, detail)
+    estimated = _estimated_costs(image_path, specs, prompt, max_edge, detail)
     yield results_html(results), without_empty_columns(results_table(results, estimated if estimated else None))
 
 
@@ -123,12 +132,15 @@ def _settings_column(samples: list[str]) -> dict:
     prompt = gr.Textbox(TASKS["pothole_severity"].prompt, label="Prompt (editable)", lines=8)
     with gr.Accordion("Settings", open=False):
         max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
-        max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
+        max_edge = gr.Slider(0, 2048, value=0, step=64, label="Max long edge sent (px)",
+                             info="0: each model's own max_edge from the models file (else 1536)")
         detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
+        effort = gr.Radio(["none", "low", "medium", "high"], value="none", label="Reasoning effort",
+                          info="For reasoning models that take it; none: not sent (the models file's, if set)")
     mode = gr.Radio([("Generate an answer", "generate"), ("Score every label (probabilities)", "score")],
                     value="generate", label="Mode")
     return dict(image=image, task=task, variable=variable, prompt=prompt, max_tokens=max_tokens,
-                max_edge=max_edge, detail=detail, mode=mode)
+                max_edge=max_edge, detail=detail, mode=mode, effort=effort)
 
 
 def _models_column(catalog: list[ModelSpec]) -> dict:
@@ -149,7 +161,8 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
     run = gr.Button("Run", variant="primary")
     cards = gr.HTML(label="Results")
     table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
-                         elem_id="compare-results")  # the full error is in the model's card
+                         elem_id="compare-results", elem_classes=["wb-table"],
+                         value=without_empty_columns(results_table([])))  # headers, not "1 2 3", before a run  # the full error is in the model's card
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
                 cards=cards, table=table)
 
@@ -176,6 +189,6 @@ def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State,
                    api_visibility="private").success(
         lambda k, e, t: refresh(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models, api_visibility="private")
     inputs = [s["image"], s["task"], s["prompt"], s["variable"], models, keys, extra, s["max_tokens"], s["max_edge"],
-              s["detail"], s["mode"]]
+              s["detail"], s["mode"], s["effort"]]
     m["run"].click(partial(run_comparison, catalog=catalog), inputs, [m["cards"], m["table"]], api_name="compare",
                    concurrency_id="models", concurrency_limit=4)
