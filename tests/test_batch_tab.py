@@ -63,6 +63,6 @@ def test_key_metrics_come_first_and_rounded():
 
 def test_readable_tables_show_file_names_and_text_not_objects():
     frame = pd.DataFrame({"image_path": ["/tmp/gradio/abc123/road_clear.jpg"], "variables": [{"tag": "tree"}],
-                          "latency_s": [1.234567]})
+                          "latency_s": [1.234567], "cost": [0.00042], "total_cost_usd": [float("nan")]})
     out = readable(frame)
-    assert out.iloc[0].tolist() == ["road_clear.jpg", "tag=tree", 1.235]
+    assert out.iloc[0].tolist() == ["road_clear.jpg", "tag=tree", 1.235, "$0.00042", "—"]

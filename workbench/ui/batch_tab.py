@@ -135,10 +135,11 @@ def _results_block() -> dict:
     hidden = dict(interactive=False, visible=False, elem_classes=["wb-table"])  # no "1 2 3" headers before a run
     summary = gr.Markdown(elem_id="batch-summary")
     key = gr.Dataframe(label="Key metrics per model and prompt version", elem_id="batch-key-metrics", **hidden)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False):  # the confusion matrix, and beside it the two pictures the notebooks draw
         confusion = gr.Plot(label="Confusion matrix", visible=False, elem_id="batch-confusion", min_width=300)
-        cost = gr.Plot(label="Cost vs quality", visible=False, elem_id="batch-cost-plot", min_width=300)
-        latency = gr.Plot(label="Latency", visible=False, elem_id="batch-latency-plot", min_width=300)
+        with gr.Column(scale=2, min_width=300):
+            cost = gr.Plot(label="Cost vs quality", visible=False, elem_id="batch-cost-plot", show_label=False)
+            latency = gr.Plot(label="Latency", visible=False, elem_id="batch-latency-plot", show_label=False)
     with gr.Accordion("All metrics, format compliance, changes between prompt versions", open=False):
         metrics = gr.Dataframe(label="Every metric per model and prompt version", **hidden)
         compliance = gr.Dataframe(label="Format compliance (share of each status)", **hidden)
