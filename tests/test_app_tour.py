@@ -44,9 +44,9 @@ max_edge = 512
 selected = true
 """)
     db = work / "runs.db"
-    earlier = run_batch([str(SAMPLES / "road_clear.jpg")], "pothole_severity",
-                        [ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)],
-                        db=db, progress=False, source="notebook")
+    grader = ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)
+    earlier = run_batch([str(SAMPLES / "road_clear.jpg")], "pothole_severity", [grader], db=db, progress=False,
+                        source="notebook")
     port = _free_port()
     env = {**os.environ, "WORKBENCH_MODELS": str(work / "models.toml"), "WORKBENCH_DB": str(db),
            "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(work / "gradio-tmp"), "GRADIO_ANALYTICS_ENABLED": "False"}

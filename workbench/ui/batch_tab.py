@@ -92,11 +92,9 @@ def _run_and_show(paths, labels, task, variables, prompt_a, prompt_b, model_name
     export = export_run(batch.run_id, db=batch.db, path=f"{folder}/{batch.run_id}.csv")
     changes = evaluation.prompt_changes
     compared = gr.update(value=readable(changes.head(200)), visible=len(prompts) > 1)
-    confusion = evaluation.figures().get("confusion")
-    yield (summary, gr.update(value=readable(evaluation.summary), visible=True),
-           gr.update(value=confusion, visible=confusion is not None),
-           gr.update(value=readable(evaluation.compliance), visible=True), compared, str(export),
-           {"run_id": batch.run_id, "db": str(batch.db)})
+    # Plain values for the API's outputs; key_results (next) makes the hidden ones visible.
+    yield (summary, readable(evaluation.summary), evaluation.figures().get("confusion"),
+           readable(evaluation.compliance), compared, str(export), {"run_id": batch.run_id, "db": str(batch.db)})
 
 
 def _work(state: dict, paths, task, specs, options) -> None:
@@ -108,15 +106,17 @@ def _work(state: dict, paths, task, specs, options) -> None:
 
 
 def key_results(ran: dict | None):
-    """After a run: the key numbers first, and the cost-vs-quality and latency plots beside the confusion matrix."""
+    """After a run: the key numbers first, the cost-vs-quality and latency plots beside the confusion matrix, and
+    the tables hidden before the run (metrics, compliance) shown."""
     if not ran:
-        return gr.skip(), gr.skip(), gr.skip()
+        return (gr.skip(),) * 6
     evaluation = evaluate_run(ran["run_id"], db=ran["db"])
     table = evaluation.summary
     quality = next((q for q in ("accuracy", "mae") if q in table and table[q].notna().any()), "accuracy")
     return (gr.update(value=key_metrics(table), visible=True),
             gr.update(value=plot_cost_vs_quality(table, quality=quality), visible=True),
-            gr.update(value=plot_latency(evaluation.results), visible=True))
+            gr.update(value=plot_latency(evaluation.results), visible=True), gr.update(visible=True),
+            gr.update(visible=True), gr.update(visible=bool(evaluation.confusion)))
 
 
 def _inputs_column() -> dict:
@@ -171,10 +171,11 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -
                      show_progress="hidden")
     outputs = [r["summary"], r["metrics"], r["confusion"], r["compliance"], r["changes"], r["download"], ran]
     shown = dict(concurrency_id="batch", concurrency_limit=1, show_progress_on=[r["summary"]])
+    after = [r["key"], r["cost"], r["latency"], r["metrics"], r["compliance"], r["confusion"]]
     common = [i["prompt_a"], i["prompt_b"], models, mode, workers, keys, extra]
     run.click(partial(run_batch_job, catalog=catalog),
               [i["uploads"], i["labels_csv"], i["task"], i["variable"], *common], outputs, api_name="batch",
-              **shown).success(key_results, ran, [r["key"], r["cost"], r["latency"]], api_visibility="private")
+              **shown).success(key_results, ran, after, api_visibility="private")
     samples.click(partial(run_sample_batch, catalog=catalog), [i["task"], *common], outputs,
-                  api_name="batch_samples", **shown).success(key_results, ran, [r["key"], r["cost"], r["latency"]],
+                  api_name="batch_samples", **shown).success(key_results, ran, after,
                                                           api_visibility="private")

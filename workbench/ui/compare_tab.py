@@ -160,9 +160,10 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
         add = gr.Button("Add model", size="sm")
     run = gr.Button("Run", variant="primary")
     cards = gr.HTML(label="Results")
+    # max_chars: the full error is in the model's card; the value: headers, not "1 2 3", before a run
     table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
                          elem_id="compare-results", elem_classes=["wb-table"],
-                         value=without_empty_columns(results_table([])))  # headers, not "1 2 3", before a run  # the full error is in the model's card
+                         value=without_empty_columns(results_table([])))
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
                 cards=cards, table=table)
 

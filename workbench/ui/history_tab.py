@@ -38,8 +38,7 @@ def open_history_run(run_id: str):
     except WorkbenchError as e:
         raise gr.Error(str(e)) from None
     keep = [c for c in RESULT_COLUMNS if c in results.columns]
-    return (gr.update(value=readable(results[keep]), visible=True),
-            gr.update(value=readable(evaluation.summary), visible=True), str(export))
+    return readable(results[keep]), readable(evaluation.summary), str(export)
 
 
 def build_history_tab() -> None:
@@ -55,5 +54,8 @@ def build_history_tab() -> None:
         download = gr.File(label="Download (CSV)")
         refresh.click(runs_table, None, [runs, run_id], api_name="runs")
         tab.select(runs_table, None, [runs, run_id], api_visibility="private")
-        open_button.click(open_history_run, run_id, [results, metrics, download], api_name="open_run")
-        runs.select(open_clicked_run, runs, [run_id, results, metrics, download], api_visibility="private")
+        shown = dict(fn=lambda: (gr.update(visible=True),) * 2, inputs=None, outputs=[results, metrics],
+                     api_visibility="private")  # hidden until a run is opened: no "1 2 3" headers before
+        open_button.click(open_history_run, run_id, [results, metrics, download], api_name="open_run").success(**shown)
+        runs.select(open_clicked_run, runs, [run_id, results, metrics, download],
+                    api_visibility="private").success(**shown)
