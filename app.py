@@ -14,13 +14,14 @@ from pathlib import Path
 import gradio as gr
 
 from workbench import ConfigError, load_models
-from workbench.zerogpu import prepare
 from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
+from workbench.ui.fields import APP_CSS
 from workbench.ui.history_tab import build_history_tab
-from workbench.ui.session_api import build_session_api
 from workbench.ui.label_tab import build_label_tab
+from workbench.ui.session_api import build_session_api
+from workbench.zerogpu import prepare
 
 SAMPLES = Path(__file__).with_name("sample_images")
 MAX_UPLOAD = "25mb"
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(max_size=int(os.environ.get("WORKBENCH_QUEUE_SIZE", QUEUE_SIZE)), default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(auth.split(":", 1)) if auth else None, show_error=True, max_file_size=MAX_UPLOAD,
-                run_history=False)
+                run_history=False, css=APP_CSS)
 
 
 if __name__ == "__main__":

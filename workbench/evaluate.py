@@ -495,6 +495,29 @@ def summary(results) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]]
 
 
+KEY_METRICS = (("accuracy", "accuracy", 2), ("mae", "MAE", 2), ("qwk", "QWK", 2), ("parsed", "compliance", 2),
+               ("cost_per_1k_usd", "$ / 1k images", None), ("latency_p50_s", "p50 latency (s)", 2))
+
+
+def key_metrics(summary_table: pd.DataFrame) -> pd.DataFrame:
+    """The few numbers a person decides on, first and rounded: quality (accuracy, or MAE and QWK for ratings),
+    compliance (share of replies that parsed), cost per 1,000 images ("—" when unknown) and median latency.
+    Columns the run has no value for (no labels: no accuracy) are left out; `summary` keeps everything."""
+    from .costs import format_usd
+
+    keys = [k for k in ("model", "prompt_version") if k in summary_table.columns]
+    out = summary_table[keys].copy()
+    for column, header, digits in KEY_METRICS:
+        values = pd.to_numeric(summary_table.get(column), errors="coerce") if column in summary_table else None
+        if values is None or (values.isna().all() and column != "cost_per_1k_usd"):
+            continue
+        if digits is None:  # money: unknown is "—", never $0
+            out[header] = [format_usd(None if pd.isna(v) else float(v)) for v in values]
+        else:
+            out[header] = [None if pd.isna(v) else round(float(v), digits) for v in values]
+    return out
+
+
 @dataclass
 class Evaluation:
     summary: pd.DataFrame

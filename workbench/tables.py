@@ -49,3 +49,38 @@ def without_empty_columns(frame: "pd.DataFrame", keep: tuple[str, ...] = ("model
     """The table without the columns no row has a value in (probabilities in generate mode, errors when none
     failed), so a narrow screen shows what is there; `keep` columns always stay."""
     return frame[[c for c in frame.columns if c in keep or frame[c].notna().any()]]
+
+
+def readable(frame: "pd.DataFrame", digits: int = 3) -> "pd.DataFrame":
+    """A copy for a person to read in the app: image paths as file names (not the upload's temp folder), dicts
+    and lists as short text (a browser table shows them as "[object Object]"), money as "$0.00042" or "—"
+    (unknown), other numbers rounded."""
+    import os
+
+    import pandas as pd
+
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if column == "image_path" or str(column).endswith("_path"):
+            out[column] = [os.path.basename(str(v)) if isinstance(v, str) else v for v in values]
+        elif _is_money(str(column)) and pd.api.types.is_numeric_dtype(values):  # $0.00042 must not round to 0
+            out[column] = [format_usd(None if pd.isna(v) else float(v)) for v in values]
+        elif values.map(lambda v: isinstance(v, (dict, list, tuple))).any():
+            out[column] = [_text(v) for v in values]
+        elif pd.api.types.is_float_dtype(values):
+            out[column] = values.round(digits)
+    return out
+
+
+def _is_money(column: str) -> bool:
+    return (column == "cost" or column.startswith("cost_") or "_cost" in column or column.endswith("_usd")) \
+        and column != "cost_source"
+
+
+def _text(value) -> str | None:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or None
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) if isinstance(v, (dict, list, tuple)) else str(v) for v in value) or None
+    return value

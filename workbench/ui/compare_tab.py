@@ -88,10 +88,17 @@ def _check_served(base_url: str, model_id: str, key: str | None) -> None:
                        f"of those in the Model id box.{guess}")
 
 
+def sent_max_edge(slider) -> int | None:
+    """The slider's value when the user moved it; at 0 (its start) each model's own max_edge from the models
+    file is sent (else the default), as the notebooks send for the same entry."""
+    return int(slider) if slider else None
+
+
 def _estimated_costs(image_path, specs, prompt, max_edge, detail) -> dict[str, float | None]:
     """Model → cost per call estimated before it runs (NaN when unknown); {} when no estimate can be made."""
     try:
-        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=sent_max_edge(max_edge),
+                              detail=detail)
     except (ImageError, ConfigError):
         return {}
     return dict(zip(frame["model"], frame["cost_per_call"]))
@@ -106,7 +113,8 @@ def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catal
     if not image_path or not specs:
         return pd.DataFrame()
     try:
-        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=int(max_edge), detail=detail)
+        frame = preview_costs(image_path, specs, prompt=prompt or "", max_edge=sent_max_edge(max_edge),
+                              detail=detail)
     except (ImageError, ConfigError):
         return pd.DataFrame()
     for column in ("cost_per_call", "cost_per_1k", "batch_cost_per_1k"):
@@ -117,7 +125,7 @@ def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catal
 
 
 def run_comparison(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
-                   detail, mode, catalog: list[ModelSpec]):
+                   detail, mode, reasoning_effort="none", *, catalog: list[ModelSpec]):
     """Generator: the cards as text streams in (the previous run's table cleared), then the final cards and the
     results table with the estimated cost beside the actual one."""
     if not image_path:
@@ -129,7 +137,8 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     by_name = {s.name: s for s in session_specs(catalog, extra)}
     specs = [by_name[n] for n in model_names if n in by_name]
     options = dict(prompt=prompt, variables=variables, keys=keys, max_tokens=int(max_tokens),
-                   max_edge=int(max_edge) if max_edge else None, detail=detail, mode=mode or "generate")
+                   max_edge=sent_max_edge(max_edge), detail=detail, mode=mode or "generate",
+                   reasoning_effort=None if reasoning_effort in (None, "", "none") else reasoning_effort)
     try:
         stream = compare_stream(image_path, task, specs, **options)
     except (ImageError, ConfigError) as e:
@@ -140,7 +149,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
         if not snapshot.done:
             yield reworded(snapshot_html(snapshot), "app"), empty
     results = snapshot.results
-    estimated = _estimated_costs(image_path, specs, prompt, max_edge or 1536, detail)
+    estimated = _estimated_costs(image_path, specs, prompt, max_edge, detail)
     table = without_empty_columns(results_table(results, estimated if estimated else None))
     if "error" in table:
         table["error"] = [reworded(e, "app") if isinstance(e, str) else e for e in table["error"]]
@@ -152,7 +161,8 @@ COMPARE_API_DESCRIPTION = (
     "file; the task (moderation, pii_detection, tag_rating, pothole_severity or ask); the prompt template, whose "
     "{variables} are filled in; the task's variable (the tag for tag_rating, the question for ask; empty for the "
     "others); the model names, as the Models box lists them; max new tokens; the long edge sent, in pixels; image "
-    "detail (auto, low or high; OpenAI only); and the mode (generate, or score for label probabilities). Returns "
+    "detail (auto, low or high; OpenAI only); the mode (generate, or score for label probabilities); and the "
+    "reasoning effort (none, low, medium or high; none sends nothing). Returns "
     "each model's card as HTML and a results table: model, status, label, latency_s, tokens, cost (\"—\" when "
     "unknown) beside estimated_cost, and for a failed model its error_type and an error that says what to fix. "
     "One failed model never fails the call; a missing image, model or variable does, with the reason.")
@@ -167,12 +177,15 @@ def _settings_column(samples: list[str]) -> dict:
     prompt = gr.Textbox(TASKS["pothole_severity"].prompt, label="Prompt (editable)", lines=8)
     with gr.Accordion("Settings", open=False):
         max_tokens = gr.Slider(16, 2048, value=512, step=16, label="Max new tokens")
-        max_edge = gr.Slider(256, 2048, value=1536, step=64, label="Max long edge sent (px)")
+        max_edge = gr.Slider(0, 2048, value=0, step=64, label="Max long edge sent (px)",
+                             info="0: each model's own max_edge from the models file (else 1536)")
         detail = gr.Radio(["auto", "low", "high"], value="auto", label="Image detail (OpenAI)")
+        effort = gr.Radio(["none", "low", "medium", "high"], value="none", label="Reasoning effort",
+                          info="For reasoning models that take it; none: not sent (the models file's, if set)")
     mode = gr.Radio([("Generate an answer", "generate"), ("Score every label (probabilities)", "score")],
                     value="generate", label="Mode")
     return dict(image=image, task=task, variable=variable, prompt=prompt, max_tokens=max_tokens,
-                max_edge=max_edge, detail=detail, mode=mode)
+                max_edge=max_edge, detail=detail, mode=mode, effort=effort)
 
 
 def _models_column(catalog: list[ModelSpec]) -> dict:
@@ -192,8 +205,10 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
         add = gr.Button("Add model", size="sm")
     run = gr.Button("Run", variant="primary")
     cards = gr.HTML(label="Results")
+    # max_chars: the full error is in the model's card; the value: headers, not "1 2 3", before a run
     table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
-                         elem_id="compare-results")  # the full error is in the model's card
+                         elem_id="compare-results", elem_classes=["wb-table"],
+                         value=without_empty_columns(results_table([])))
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
                 cards=cards, table=table)
 
@@ -220,6 +235,6 @@ def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State,
                    api_visibility="private").success(
         lambda k, e, t: refresh(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models, api_visibility="private")
     inputs = [s["image"], s["task"], s["prompt"], s["variable"], models, keys, extra, s["max_tokens"], s["max_edge"],
-              s["detail"], s["mode"]]
+              s["detail"], s["mode"], s["effort"]]
     m["run"].click(partial(run_comparison, catalog=catalog), inputs, [m["cards"], m["table"]], api_name="compare",
                    api_description=COMPARE_API_DESCRIPTION, concurrency_id="models", concurrency_limit=4)

@@ -8,6 +8,13 @@ from ..models import ModelSpec
 from ..tasks import get_task
 from ..wording import reworded
 
+# Tables keep their headers and cells on one line and scroll sideways inside their frame, instead of squeezing
+# every column until a header reads one letter per line.
+APP_CSS = """
+.wb-table th, .wb-table th *, .wb-table td, .wb-table td * {
+  white-space: nowrap !important; word-break: normal !important; }
+"""
+
 
 def session_specs(catalog: list[ModelSpec], extra: list[dict] | None) -> list[ModelSpec]:
     """The models file's models plus the ones added in this browser session (kept as dicts in gr.State)."""
