@@ -217,9 +217,22 @@ def _from_error(result: Result, plan: CallPlan, error: BaseException, elapsed: f
 def cost_of(spec: "ModelSpec", reply: Reply | ScoreReply, images: int) -> tuple[float | None, str | None]:
     if reply.reported_cost is not None:
         return reply.reported_cost, "reported"
-    from .costs import call_cost, lookup_price
+    from .costs import call_cost
 
-    override = spec.price.model_dump(exclude_none=True) if spec.price else None
-    price = lookup_price(spec.model, override, local=spec.is_local, provider=spec.provider)
-    cost = call_cost(price, reply.input_tokens, reply.output_tokens, images=images, seconds=reply.latency_s)
+    cost = call_cost(price_of(spec), reply.input_tokens, reply.output_tokens, images=images, seconds=reply.latency_s)
     return cost, ("estimated" if cost is not None else None)
+
+
+def price_of(spec: "ModelSpec"):
+    """The model's price (list price, the models file's override on top); looked up once per model, since a batch
+    prices every call."""
+    key = (spec.model, spec.provider, spec.is_local, spec.price.model_dump_json() if spec.price else None)
+    if key not in _PRICES:
+        from .costs import lookup_price
+
+        override = spec.price.model_dump(exclude_none=True) if spec.price else None
+        _PRICES[key] = lookup_price(spec.model, override, local=spec.is_local, provider=spec.provider)
+    return _PRICES[key]
+
+
+_PRICES: dict[tuple, object] = {}  # prices do not change while a process runs (the database is a pinned snapshot)

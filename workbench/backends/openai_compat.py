@@ -489,6 +489,8 @@ async def _answer(call: _Call, request: ChatRequest, messages: list[dict], start
         async with _client(call) as client:
             return await _complete(client, call, request, messages, started)
 
+    if not call.spec.max_retries:  # a batch's calls: its lane retries, so skip the wrapper on the hot path
+        return await once()
     return await _retrying(call, once)
 
 
