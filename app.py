@@ -40,8 +40,8 @@ def build_demo(catalog=None) -> gr.Blocks:
         build_compare_tab(catalog, keys, extra, samples)
         build_batch_tab(catalog, keys, extra)
         build_history_tab()
-        build_session_api(demo, catalog, keys, extra)
         build_label_tab()
+        build_session_api(demo, catalog, keys, extra)  # after the tabs: between two tabs it would split the tab strip
     return demo
 
 

@@ -94,6 +94,7 @@ class FaultServer:
         self.retry_after_ms = retry_after_ms
         self.reply_text = reply_text
         self.script: dict[str, list[str]] = {}
+        self.served: set[str] = set()  # model ids GET /v1/models lists beside the behaviours (e.g. whoami-user-01)
         self.images: dict[str, object] = {}  # name -> image path, for answers per image
         self.answers: dict[tuple[str, str], str] = {}  # (model, image name) -> reply text
         self.label_probs: dict[tuple[str, str], dict[str, float]] = {}  # (model, image name) -> token -> p
@@ -159,6 +160,7 @@ class FaultServer:
             self.paid.clear()
             self.requests.clear()
             self.script.clear()
+            self.served.clear()
             self.answers.clear()
             self.label_probs.clear()
             self.seen_images.clear()
@@ -275,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
-            data = [{"id": name, "object": "model", "owned_by": "fault-server"} for name in sorted(BEHAVIOURS)]
+            ids = sorted(set(BEHAVIOURS) | self.fault.served)
+            data = [{"id": name, "object": "model", "owned_by": "fault-server"} for name in ids]
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})

@@ -142,6 +142,7 @@ def test_twenty_users_each_get_their_own_results(tmp_path, whoami_server):
     images = _user_images(tmp_path / "images")
     for i, path in enumerate(images):
         faults.images[f"user-{i:02d}"] = path
+        faults.served.add(f"whoami-user-{i:02d}")  # the app checks an added model against GET /v1/models
     proc, url, log_path = _start_app(tmp_path / "app", f"""
 [[models]]
 name = "shared proxy"

@@ -73,7 +73,7 @@ def test_app_batch_names_the_tag_box(fault_server):  # noqa: F811
     catalog = [ModelSpec(name="served", provider="custom", base_url=fault_server.url, model="ok")]
     with pytest.raises(gr.Error) as info:
         list(run_batch_job([IMAGE], None, "tag_rating", "", None, None, ["served"], "generate", 1, {}, [],
-                           catalog=catalog, progress=lambda *a, **k: None))
+                           catalog=catalog))
     assert "fill the Tag box" in info.value.message and "variables=" not in info.value.message
 
 
