@@ -2,27 +2,18 @@
 gradio_client and a real browser (Debian chromium + Playwright), with a canary key that must never leak."""
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from .app_process import start_app, stop_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CANARY = "canary-key-7f3a9c2e5b1d4a6f8e0c"  # a dummy key: the app must never echo it
 CANARY_UI = "canary-typed-in-browser-0000"
 ARTIFACTS = ROOT / "tests" / "_artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -60,29 +51,10 @@ model = "401"
 key_env = "WB_CANARY_KEY"
 max_retries = 0
 """)
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_MODELS": str(models), "WB_CANARY_KEY": CANARY, "HF_HUB_OFFLINE": "1",
-           "GRADIO_TEMP_DIR": str(work / "gradio-tmp"), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONUNBUFFERED": "1"}
-    log_path = work / "app.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"app did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
+    proc, url, log_path = start_app(work, env={"WORKBENCH_MODELS": str(models), "WB_CANARY_KEY": CANARY},
+                                    timeout_s=90)
     yield {"url": url, "work": work, "log": log_path, "faults": faults}
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app(proc)
     faults.stop()
 
 

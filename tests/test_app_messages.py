@@ -2,15 +2,10 @@
 to load), driven through gradio_client and a real browser."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
-import httpx
 import pytest
 
-from .test_app import ARTIFACTS, ROOT, _chromium, _free_port
+from .app_process import start_app, stop_app
+from .test_app import ARTIFACTS, ROOT, _chromium
 
 ABSENT = "WB_APP_MSG_ABSENT_KEY"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -39,29 +34,10 @@ base_url = "{faults.url}"
 model = "ok"
 key_env = "{ABSENT}"
 """)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != ABSENT}
-    env.update({"WORKBENCH_MODELS": str(models), "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(work / "tmp"),
-                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "WORKBENCH_DB": str(work / "wb.db")})
-    log_path = work / "app.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"app did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
+    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(models), "WORKBENCH_DB": str(work / "wb.db")},
+                             drop=(ABSENT,))
     yield {"url": url, "faults": faults}
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app(proc)
     faults.stop()
 
 

@@ -4,15 +4,11 @@ button gives key metrics and both plots. Screenshots at 1280 and 390 px go to te
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from tests.test_app import ARTIFACTS, ROOT, _chromium, _free_port
+from tests.app_process import start_app, stop_app
+from tests.test_app import ARTIFACTS, ROOT, _chromium
 
 SAMPLES = ROOT / "sample_images"
 ROADS = {"road_pothole_severe.jpg": "severe", "road_pothole_moderate.jpg": "moderate",
@@ -47,27 +43,9 @@ selected = true
     grader = ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)
     earlier = run_batch([str(SAMPLES / "road_clear.jpg")], "pothole_severity", [grader], db=db, progress=False,
                         source="notebook")
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_MODELS": str(work / "models.toml"), "WORKBENCH_DB": str(db),
-           "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(work / "gradio-tmp"), "GRADIO_ANALYTICS_ENABLED": "False"}
-    with (work / "app.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"app did not start:\n{(work / 'app.log').read_text()[-3000:]}")
-        time.sleep(0.3)
+    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(work / "models.toml"), "WORKBENCH_DB": str(db)})
     yield {"url": url, "earlier": earlier.run_id, "faults": faults}
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app(proc)
     faults.stop()
 
 

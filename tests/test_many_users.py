@@ -4,18 +4,15 @@ it received. Every user must get exactly their own answers, no response may hold
 beside the comparisons, and a full queue refuses with a message instead of dropping a request."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.app_process import start_app, stop_app
 from tests.fault_server import FaultServer, key_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,48 +22,6 @@ KEY_ENV = "WB_USER_KEY"  # one variable name for everyone: only the session tell
 SLOW_START = {"timeout": 120}  # 20 clients fetch the API description at once; on 2 busy cores that takes a while
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_app(work: Path, models_toml: str, **env_extra: str):
-    """`python app.py` on a free loopback port; returns (process, url, log path) once it answers."""
-    work.mkdir(parents=True, exist_ok=True)
-    models = work / "models.toml"
-    models.write_text(models_toml)
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_MODELS": str(models), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "GRADIO_TEMP_DIR": str(work / "gradio-tmp"), "PYTHONUNBUFFERED": "1", **env_extra}
-    log_path = work / "app.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return proc, url, log_path
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"app did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def _stop(proc) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _user_images(folder: Path) -> list[Path]:
@@ -143,7 +98,7 @@ def test_twenty_users_each_get_their_own_results(tmp_path, whoami_server):
     for i, path in enumerate(images):
         faults.images[f"user-{i:02d}"] = path
         faults.served.add(f"whoami-user-{i:02d}")  # the app checks an added model against GET /v1/models
-    proc, url, log_path = _start_app(tmp_path / "app", f"""
+    proc, url, log_path = start_app(tmp_path / "app", f"""
 [[models]]
 name = "shared proxy"
 provider = "custom"
@@ -167,7 +122,7 @@ key_env = "{KEY_ENV}"
             list(pool.map(run, range(USERS)))
         wall = time.monotonic() - started
     finally:
-        _stop(proc)
+        stop_app(proc)
     assert not errors, "\n".join(errors.values())[:6000]
     assert sorted(outcome) == list(range(USERS))
 
@@ -197,7 +152,7 @@ def test_a_full_queue_refuses_with_a_message(tmp_path):
     from gradio_client.utils import QueueError
 
     with FaultServer(slow_s=4.0) as faults:
-        proc, url, _log = _start_app(tmp_path / "app", f"""
+        proc, url, _log = start_app(tmp_path / "app", f"""
 [[models]]
 name = "slow proxy"
 provider = "custom"
@@ -205,7 +160,7 @@ base_url = "{faults.url}"
 model = "slow"
 max_retries = 0
 timeout = 30
-""", WORKBENCH_QUEUE_SIZE="1")
+""", env={"WORKBENCH_QUEUE_SIZE": "1"})
         image = ROOT / "sample_images" / "park_scene.jpg"
         clients = [Client(url, verbose=False, httpx_kwargs=SLOW_START) for _ in range(8)]
         completed, refused, other = [], [], []
@@ -227,7 +182,7 @@ timeout = 30
             with ThreadPoolExecutor(len(clients)) as pool:
                 list(pool.map(one, clients))
         finally:
-            _stop(proc)
+            stop_app(proc)
     assert other == []
     assert len(completed) + len(refused) == len(clients)  # nothing dropped silently
     assert refused and all("Queue is full" in message for message in refused)
