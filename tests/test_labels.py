@@ -108,3 +108,20 @@ def test_the_playground_labels_a_run(labelled_run):
     assert pg.label(run, str(images["split"]), "true", db=db) == "true"
     queue = pg.label_queue(run, db=db).set_index("image_path")
     assert (queue.loc[str(images["split"]), "label"], queue.loc[str(images["split"]), "who"]) == ("true", "notebook")
+
+
+def test_the_playground_label_view_shows_one_image_at_a_time_and_stores_a_click(labelled_run):
+    db, run, images = labelled_run
+    model = workbench.ModelSpec(name="local", provider="custom", base_url="http://127.0.0.1:9/v1", model="m")
+    pg = workbench.Playground("moderation", models=[model], images=[str(p) for p in images.values()], store=None)
+    view = pg.label_view(run, db=db, who="ana")
+    assert "Image 1 of 3" in view.caption.value and "split.png" in view.caption.value  # disagreement first
+    assert "m1" in view.answers.value and "m2" in view.answers.value
+    buttons = {b.description: b for b in view.buttons}
+    assert sorted(buttons) == ["false", "true"]  # the task's labels, one button each
+    buttons["true"].click()
+    assert "Image 2 of 3" in view.caption.value and "unsure.png" in view.caption.value
+    queue = workbench.label_queue(run, db=db).set_index("image_path")
+    assert (queue.loc[str(images["split"]), "label"], queue.loc[str(images["split"]), "who"]) == ("true", "ana")
+    view.move(-1)
+    assert "split.png" in view.caption.value and "label: <b>true</b>" in view.caption.value

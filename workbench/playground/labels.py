@@ -1,5 +1,5 @@
-"""The playground's labelling: a minimal way to set a run's true labels from a notebook (the app's Label tab is
-the full view)."""
+"""The playground's labelling: a run's true labels from a notebook — one at a time in a panel (`label_view`), or
+one call per label (the app's Label tab is the same in the browser)."""
 from __future__ import annotations
 
 
@@ -17,3 +17,9 @@ class RunLabels:
         from ..labels import set_label
 
         return set_label(run_id, image, label, who=who, db=db)
+
+    def label_view(self, run_id: str, *, who: str = "notebook", db=None):
+        """The run's images one at a time, the models' answers beside each, one button per label (a LabelView)."""
+        from .label_view import LabelView
+
+        return LabelView(run_id, who=who, db=db)
