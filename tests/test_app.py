@@ -75,9 +75,9 @@ def test_compare_endpoint_gives_one_result_per_model(app_server):
     assert html.count('class="wb-card"') == 4
     for name in ("tiny llava", "tiny idefics3", "served llava"):
         assert rows[name]["status"] != "error", rows[name]["error"]
-        assert rows[name]["output_tokens"] and rows[name]["latency_s"] > 0
+        assert rows[name]["tokens out"] and rows[name]["latency (s)"] > 0  # short headers for people
     failed = rows["leaky proxy"]
-    assert failed["status"] == "error" and failed["error_type"] == "auth_error"
+    assert failed["status"] == "error" and failed["error kind"] == "auth_error"
     assert "WB_CANARY_KEY" in failed["error"]  # the message names the variable to fix…
     assert CANARY not in html and CANARY not in str(table)  # …and never the key, even when the server echoes it
 

@@ -73,7 +73,7 @@ def test_the_cost_preview_uses_the_models_own_max_edge_at_zero(fault_server):
 
     catalog = [ModelSpec(name="small", provider="custom", base_url=fault_server.url, model="ok", max_edge=320)]
     frame = cost_preview(IMAGE, ["small"], "Grade it.", 0, "auto", [], catalog)
-    assert list(frame["sent_size"]) == ["320×213"]
+    assert list(frame["sent size"]) == ["320×213"]
 
 
 def test_the_reasoning_effort_setting_reaches_the_call(fault_server):

@@ -108,10 +108,12 @@ def result_card(result: Result) -> str:
             f'{head}{body}{raw}<div class="wb-meta">{escape(_meta(result))}</div></div>')
 
 
-def running_card(name: str, partial_text: str = "") -> str:
-    text = escape(partial_text) if partial_text else "waiting for the first token…"
+def running_card(name: str, partial_text: str = "", status: str = "") -> str:
+    """A model still running: its text so far, else what it is doing (its first download, in MB) or waiting."""
+    text = escape(partial_text) if partial_text else escape(status) or "waiting for the first token…"
+    state = "downloading" if status and not partial_text else "running"
     return (f'<div class="wb-card" data-model="{escape(name)}" data-status="running"><h4>{escape(name)}</h4>'
-            f'<span class="wb-badge wb-running">running</span><pre>{text}</pre></div>')
+            f'<span class="wb-badge wb-running">{state}</span><pre>{text}</pre></div>')
 
 
 def cards_html(cards: list[str]) -> str:
@@ -124,4 +126,5 @@ def results_html(results: list[Result]) -> str:
 
 def snapshot_html(snapshot: "CompareSnapshot") -> str:
     """A comparison in progress (workbench.compare_stream): finished models as result cards, the rest running."""
-    return cards_html([result_card(m.result) if m.done else running_card(m.model, m.text) for m in snapshot.models])
+    return cards_html([result_card(m.result) if m.done else running_card(m.model, m.text, m.status)
+                       for m in snapshot.models])

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
+from .backends.download import download_progress
 from .calls import run_model, sent_edge
 from .images import load_image
 from .lifecycle import check_mode
@@ -25,14 +26,18 @@ from .tasks import Task, get_task
 if TYPE_CHECKING:
     import pandas as pd
 
+STATUS_POLL_S = 0.5  # how often a running model's download progress is looked up while no text arrives
+
 
 @dataclass(frozen=True)
 class ModelProgress:
-    """One model in a comparison: its text so far while running, its Result once finished."""
+    """One model in a comparison: its text so far while running, its Result once finished; `status` says what a
+    running model is doing before its first token (e.g. its first download, with the MB so far)."""
 
     model: str
     text: str = ""
     result: Result | None = None
+    status: str = ""
 
     @property
     def done(self) -> bool:
@@ -84,12 +89,30 @@ def _stream(image, task: Task, specs: list[ModelSpec], options: dict) -> Iterato
                                  **options)
             future.add_done_callback(lambda f, i=i: events.put((i, f)))
         while not all(m.done for m in state):
-            _apply(state, events.get())
+            changed = _wait(state, events, specs)
             while not events.empty():  # take every change already waiting: one snapshot for all of them
                 _apply(state, events.get_nowait())
-            yield CompareSnapshot(tuple(state))
+            if changed:
+                yield CompareSnapshot(tuple(state))
     finally:  # a consumer that stops early (a closed browser tab) does not wait for the calls still running
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _wait(state: list[ModelProgress], events: queue.Queue, specs: list[ModelSpec]) -> bool:
+    """The next event applied; without one for STATUS_POLL_S, the running models' download progress looked up.
+    True when something changed."""
+    try:
+        _apply(state, events.get(timeout=STATUS_POLL_S))
+        return True
+    except queue.Empty:
+        pass
+    changed = False
+    for i, spec in enumerate(specs):
+        found = download_progress(spec.model)
+        status = found.describe() if found else ""
+        if not state[i].done and status != state[i].status:
+            state[i], changed = replace(state[i], status=status), True
+    return changed
 
 
 def _apply(state: list[ModelProgress], event: tuple[int, str | Future]) -> None:

@@ -15,6 +15,16 @@ if TYPE_CHECKING:
 TABLE_COLUMNS = ("model", "status", "label", "probabilities", "expected_score", "latency_s", "ttft_s",
                  "input_tokens", "output_tokens", "tokens_per_s", "cost", "error_type", "error", "note")
 
+# Short headers for a person (the app's Compare table); code and notebooks keep TABLE_COLUMNS' names.
+HEADERS = {"expected_score": "score", "latency_s": "latency (s)", "ttft_s": "first token (s)",
+           "input_tokens": "tokens in", "output_tokens": "tokens out", "tokens_per_s": "tokens/s",
+           "estimated_cost": "estimated cost", "error_type": "error kind"}
+
+
+def with_headers(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The same table with the short headers of HEADERS (e.g. "latency (s)" for latency_s)."""
+    return frame.rename(columns=HEADERS)
+
 
 def results_table(results: list[Result], estimated_costs: dict[str, float | None] | None = None) -> "pd.DataFrame":
     """One row per result: parsed verdict, probabilities, latency and time to first token, tokens, tokens/s, cost

@@ -16,7 +16,8 @@ from .inference_thread import InferenceThread
 from .label_questions import IMAGE_PLACEHOLDER
 from .base import Availability, Backend, Capabilities, ChatRequest, Reply
 from ..zerogpu import gpu_call, on_zerogpu
-from .hub import cuda_present, offline_fixes, quantized_needs, weights_status
+from .download import fetch_weights
+from .hub import cuda_present, is_cached, offline_fixes, quantized_needs, weights_status
 from .registry import register_backend
 
 if TYPE_CHECKING:
@@ -128,13 +129,27 @@ def _load(spec: "ModelSpec") -> LoadedModel:
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map=device)
     try:
-        processor = load_processor(spec.model)
-        model = AutoModelForImageTextToText.from_pretrained(spec.model, **kwargs).eval()
+        source = _weights_folder(spec.model)
+        processor = load_processor(source)
+        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs).eval()
     except OSError as e:
         raise UnavailableError(_explain_load_failure(spec.model, e)) from None
     if quant is None:
         model = model.to(device)
     return LoadedModel(processor, model, device, threading.Lock(), time.perf_counter() - start)
+
+
+def _weights_folder(model_id: str) -> str:
+    """Where to load from: a folder or a cached hub id as given; a hub id not cached yet is downloaded first, with
+    its progress shown (download_progress for the app's card, huggingface_hub's bar elsewhere)."""
+    if Path(model_id).exists() or is_cached(model_id) or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return model_id
+    try:
+        return fetch_weights(model_id)
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 — the hub client's errors are not all OSError: say what failed, with fixes
+        raise OSError(f"{type(e).__name__}: {e}") from e
 
 
 def _explain_load_failure(model_id: str, e: Exception) -> str:

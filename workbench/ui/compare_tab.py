@@ -13,7 +13,7 @@ from ..cards import results_html, snapshot_html
 from ..backends.served import served_models, with_version
 from ..comparison import compare_stream
 from ..keys import resolve_key
-from ..tables import results_table, without_empty_columns
+from ..tables import results_table, with_headers, without_empty_columns
 from ..wording import error_message, reworded
 from .fields import model_choices, refreshed_models, session_specs, task_fields
 
@@ -120,8 +120,14 @@ def cost_preview(image_path, model_names, prompt, max_edge, detail, extra, catal
     for column in ("cost_per_call", "cost_per_1k", "batch_cost_per_1k"):
         frame[column] = [format_usd(None if pd.isna(v) else v) for v in frame[column]]
     frame["image_tokens"] = [("unknown" if pd.isna(v) else f"{int(v):,}") for v in frame["image_tokens"]]
-    return frame[["model", "sent_size", "image_tokens", "cost_per_call", "cost_per_1k", "batch_cost_per_1k",
-                  "rule", "price_source"]]
+    shown = frame[["model", "sent_size", "image_tokens", "cost_per_call", "cost_per_1k", "batch_cost_per_1k",
+                   "rule", "price_source"]]
+    return shown.rename(columns=COST_HEADERS)
+
+
+COST_HEADERS = {"sent_size": "sent size", "image_tokens": "image tokens", "cost_per_call": "per call",
+                "cost_per_1k": "per 1,000 images", "batch_cost_per_1k": "per 1,000 (batch API)",
+                "rule": "token rule", "price_source": "price from"}
 
 
 def run_comparison(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
@@ -143,7 +149,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
         stream = compare_stream(image_path, task, specs, **options)
     except (ImageError, ConfigError) as e:
         raise gr.Error(error_message(e, "app")) from None
-    empty = results_table([])
+    empty = with_headers(without_empty_columns(results_table([])))  # the previous run's rows cleared
     snapshot = None
     for snapshot in stream:
         if not snapshot.done:
@@ -153,7 +159,7 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     table = without_empty_columns(results_table(results, estimated if estimated else None))
     if "error" in table:
         table["error"] = [reworded(e, "app") if isinstance(e, str) else e for e in table["error"]]
-    yield reworded(results_html(results), "app"), table
+    yield reworded(results_html(results), "app"), with_headers(table)
 
 
 COMPARE_API_DESCRIPTION = (
@@ -163,8 +169,9 @@ COMPARE_API_DESCRIPTION = (
     "others); the model names, as the Models box lists them; max new tokens; the long edge sent, in pixels; image "
     "detail (auto, low or high; OpenAI only); the mode (generate, or score for label probabilities); and the "
     "reasoning effort (none, low, medium or high; none sends nothing). Returns "
-    "each model's card as HTML and a results table: model, status, label, latency_s, tokens, cost (\"—\" when "
-    "unknown) beside estimated_cost, and for a failed model its error_type and an error that says what to fix. "
+    "each model's card as HTML and a results table: model, status, label, latency (s), tokens in and out, cost "
+    "(\"—\" when unknown) beside estimated cost, and for a failed model its error kind and an error that says what "
+    "to fix. "
     "One failed model never fails the call; a missing image, model or variable does, with the reason.")
 
 
@@ -208,7 +215,7 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
     # max_chars: the full error is in the model's card; the value: headers, not "1 2 3", before a run
     table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
                          elem_id="compare-results", elem_classes=["wb-table"],
-                         value=without_empty_columns(results_table([])))
+                         value=with_headers(without_empty_columns(results_table([]))))
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
                 cards=cards, table=table)
 

@@ -26,7 +26,10 @@ def model_choices(specs: list[ModelSpec], keys: dict | None) -> list[tuple[str, 
     choices = []
     for spec in specs:
         status = availability(spec, keys)
-        note = "ready" if status.ready else f"{status.status}: {reworded(status.message, 'app')}"
+        if status.ready:  # a first download is said with its size: nothing else is, before anything runs
+            note = status.message if status.message.startswith("downloads on first use") else "ready"
+        else:
+            note = f"{status.status}: {reworded(status.message, 'app')}"
         choices.append((f"{spec.name} — {note}", spec.name))
     return choices
 
