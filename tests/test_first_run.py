@@ -48,6 +48,7 @@ def test_offline_mode_without_a_download_names_the_fixes(monkeypatch):
     status = workbench.availability(DEFAULT)
     assert status.status == "unavailable"
     assert "HF_HUB_OFFLINE=1 is set" in status.message and "local folder" in status.message
+    assert "unset HF_HUB_OFFLINE" in status.message and "set HF_HUB_OFFLINE=1 with" not in status.message
 
 
 class _Hub(BaseHTTPRequestHandler):

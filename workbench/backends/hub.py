@@ -19,6 +19,9 @@ KNOWN_SIZES = {"HuggingFaceTB/SmolVLM-256M-Instruct": 513_000_000}
 
 
 def offline_fixes(model_id: str) -> str:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":  # telling them to set what is set would send them in circles
+        return (f"unset HF_HUB_OFFLINE and connect to the internet once so {model_id} downloads, or point "
+                "WORKBENCH_LOCAL_MODEL (or the models file) at a local folder holding it")
     return (f"connect to the internet once so {model_id} downloads, or set HF_HUB_OFFLINE=1 with a copy already "
             "downloaded, or point WORKBENCH_LOCAL_MODEL (or the models file) at a local folder")
 
