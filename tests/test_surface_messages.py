@@ -234,3 +234,39 @@ def test_added_model_on_a_silent_server_is_accepted_with_a_note():
     with pytest.warns(UserWarning, match="Added without checking the Model id"):
         extra = add_custom_model([], "later", url, "qwen", "", [])
     assert [e["base_url"] for e in extra] == [url]
+
+
+# --- no labels to score against ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unlabelled_run(tmp_path, fault_server):  # noqa: F811
+    make_images(tmp_path / "imgs", 2)
+    run = run_batch(str(tmp_path / "imgs"), "pothole_severity",
+                    [ModelSpec(name="srv", provider="custom", base_url=fault_server.url, model="ok")],
+                    db=tmp_path / "wb.db", progress=False)
+    return run
+
+
+def test_python_recommend_without_labels_names_the_labels_argument(unlabelled_run):
+    from workbench import recommend
+    from workbench.errors import MissingLabels
+
+    with pytest.raises(MissingLabels, match=r"pass labels="):
+        recommend(unlabelled_run.run_id, "accuracy>=0.9", db=unlabelled_run.db)
+
+
+def test_cli_recommend_without_labels_names_the_labels_flag(unlabelled_run, capsys):
+    code = main(["recommend", unlabelled_run.run_id, "--bar", "accuracy>=0.9", "--db", str(unlabelled_run.db)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no labelled results in these runs — pass --labels FILE.csv" in err
+    assert "labels=" not in err.replace("--labels", "")
+
+
+def test_app_recommend_without_labels_names_the_label_tab(unlabelled_run, monkeypatch):
+    from workbench.ui.recommend_section import recommend_for_run
+
+    monkeypatch.setenv("WORKBENCH_DB", str(unlabelled_run.db))
+    with pytest.raises(gr.Error) as info:
+        recommend_for_run(unlabelled_run.run_id, "accuracy>=0.9")
+    assert "label some images in the Label tab" in info.value.message and "labels=" not in info.value.message

@@ -21,6 +21,16 @@ class ConfigError(WorkbenchError, ValueError):
     kind = "config_error"
 
 
+class MissingLabels(ConfigError):
+    """No result of the runs has a label to be scored against. The message says the Python fix; workbench.wording
+    words it for the CLI (--labels) and the app (the Label tab)."""
+
+    def __init__(self, subject: str = "these runs"):
+        self.subject = subject
+        super().__init__(f"no labelled results in {subject} — pass labels= (a CSV of path or file, and label), or "
+                         "run the batch with labels")
+
+
 class MissingVariables(ConfigError):
     """A prompt has {variables} nobody gave a value for. `names`: those variables; `subject`: what needs them
     (e.g. "task 'tag_rating'"); `csv`: a CSV column could give them too (a batch). The message says how to pass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import MissingVariables
+from .errors import MissingLabels, MissingVariables
 
 SURFACES = ("python", "cli", "app")
 
@@ -24,6 +24,16 @@ def variables_fix(names: list[str] | tuple[str, ...], surface: str = "python") -
     if surface == "app":
         return "fill the " + " and ".join(f"{n.replace('_', ' ').capitalize()} box" for n in names)
     return "pass variables={" + ", ".join(f"{n!r}: ..." for n in names) + "}"
+
+
+def labels_fix(surface: str = "python") -> str:
+    """How to give the expected labels that metrics and recommendations are computed against."""
+    _check(surface)
+    if surface == "cli":
+        return "pass --labels FILE.csv (columns: path or file, and label), e.g. --labels sample_images/labels.csv"
+    if surface == "app":
+        return "label some images in the Label tab, or run the batch with a labels CSV"
+    return "pass labels= (a CSV of path or file, and label), or run the batch with labels"
 
 
 def key_fix(env: str, surface: str = "python") -> str:
@@ -53,4 +63,6 @@ def error_message(exc: BaseException, surface: str) -> str:
     if isinstance(exc, MissingVariables):
         return f"{exc.subject} needs a value for {', '.join('{' + n + '}' for n in exc.names)} — " \
                f"{variables_fix(exc.names, surface)}{exc.csv_note}"
+    if isinstance(exc, MissingLabels):
+        return f"no labelled results in {exc.subject} — {labels_fix(surface)}"
     return reworded(str(exc), surface) or ""

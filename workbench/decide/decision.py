@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingLabels
+from ..tasks import TASKS
 from .bars import Bar, parse_bars
 from .compare import comparisons_table, describe, paired_test
 from .configs import Configuration, configurations, load_results
@@ -76,10 +77,9 @@ def recommend(runs, bar=None, *, labels=None, db=None, human_cost: float | None 
     results = load_results(runs, labels, db)
     configs = [c for c in configurations(results) if c.labelled]
     if not configs:
-        raise ConfigError("no labelled results in these runs — pass labels= (a CSV of path|file, label) or run "
-                          "the batch with labels")
+        raise MissingLabels()
     _check_classes(bars, configs)
-    metric, cls = headline(bars, task_is_rating=results["task"].isin(["tag_rating"]).any())
+    metric, cls = headline(bars, task_is_rating=_any_rating(results["task"].unique()))
     points = model_points(configs, metric, cls)
     curves, cascade_rows, answers = cascade_points(configs, metric, cls, human_cost)
     answers.update({c.name: c.answers for c in configs})
@@ -153,3 +153,8 @@ def _reason(points, bars, metric, pick, tests, configs, human_cost) -> str:
     from .text import reason
 
     return reason(points, bars, metric, pick, tests, configs, human_cost, describe)
+
+
+def _any_rating(task_names) -> bool:
+    """Whether a task of these runs scores on a scale (its kind, not its name: a registered task counts too)."""
+    return any(TASKS[name].kind == "rating" for name in task_names if name in TASKS)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ..decide import recommend
-from ..errors import WorkbenchError
+from ..errors import MissingLabels, WorkbenchError
+from ..wording import error_message
 from .label_tab import run_choices
 
 DEFAULT_BAR = "accuracy>=0.8"
@@ -20,8 +21,10 @@ def recommend_for_run(run_id: str | None, bar: str | None):
         raise gr.Error("Choose a run first (press Refresh after a batch finishes).")
     try:
         rec = recommend(run_id, bar.strip() if bar and bar.strip() else None)
+    except MissingLabels as e:
+        raise gr.Error(error_message(e, "app")) from None
     except WorkbenchError as e:
-        raise gr.Error(f"{e} — label some images in the Label tab, or check the Bar box") from None
+        raise gr.Error(f"{error_message(e, 'app')} — check the Bar box") from None
     head = f"**Pick: {rec.pick}**" if rec.pick else "**No configuration meets the bar.**"
     return f"{head}\n\n{rec.reason}", rec.plot()
 
