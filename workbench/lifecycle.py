@@ -226,7 +226,8 @@ def cost_of(spec: "ModelSpec", reply: Reply | ScoreReply, images: int) -> tuple[
 def price_of(spec: "ModelSpec"):
     """The model's price (list price, the models file's override on top); looked up once per model, since a batch
     prices every call."""
-    key = (spec.model, spec.provider, spec.is_local, spec.price.model_dump_json() if spec.price else None)
+    # is_local follows from provider, backend and local: the key holds those, not the property (a preset lookup)
+    key = (spec.model, spec.provider, spec.backend, spec.local, spec.price.model_dump_json() if spec.price else None)
     if key not in _PRICES:
         from .costs import lookup_price
 

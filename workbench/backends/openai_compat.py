@@ -323,15 +323,15 @@ class _Call:
 
     @classmethod
     def prepare(cls, spec, keys) -> "_Call":
-        base = spec.resolved_base_url
+        base, env, label = _server_of(spec)
         if not base:
             raise ConfigError(_no_base_url_message(spec))
-        missing = _missing_key_message(spec, keys)
-        if missing:
-            exc = KeyMissingError(missing)
-            exc.env_var = spec.resolved_key_env
+        key = resolve_key(env, keys)
+        if env and not key and spec.provider not in OPTIONAL_KEY:
+            exc = KeyMissingError(f"{spec.name} needs {env} — {key_fix(env)}")
+            exc.env_var = env
             raise exc
-        return cls(spec, base, resolve_key(spec.resolved_key_env, keys), _label(spec))
+        return cls(spec, base, key, label)
 
     @property
     def partial_text(self) -> str | None:
@@ -620,24 +620,27 @@ def _parse_chunk(call: _Call, chunk) -> tuple[str, str, str | None, object]:
 
 
 def _reply(text: str, finish_reason, usage, ttft: float | None) -> Reply:
-    output_tokens, reasoning_tokens = _output_tokens(usage)
+    input_tokens, output_tokens, reasoning_tokens = _token_counts(usage)
     reply = Reply(text=text, finish_reason=str(finish_reason) if finish_reason else None,
-                  input_tokens=_int_or_none(_get(usage, "prompt_tokens")), output_tokens=output_tokens,
+                  input_tokens=input_tokens, output_tokens=output_tokens,
                   reported_cost=_float_or_none(_get(usage, "cost")), time_to_first_token_s=ttft)
     if reasoning_tokens is not None:
         reply.metrics["reasoning_tokens"] = reasoning_tokens
     return reply
 
 
-def _output_tokens(usage) -> tuple[int | None, int | None]:
-    """(output tokens billed, of which reasoning). OpenAI, DeepSeek and vLLM count the reasoning inside
-    `completion_tokens`; a provider whose `total_tokens` shows it left them out gets them added, once."""
-    completion = _int_or_none(_get(usage, "completion_tokens"))
-    reasoning = _int_or_none(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
-    prompt, total = _int_or_none(_get(usage, "prompt_tokens")), _int_or_none(_get(usage, "total_tokens"))
-    if reasoning and completion is not None and prompt is not None and total == prompt + completion + reasoning:
-        return completion + reasoning, reasoning
-    return completion, reasoning
+def _token_counts(usage) -> tuple[int | None, int | None, int | None]:
+    """(input tokens, output tokens billed, of which reasoning). OpenAI, DeepSeek and vLLM count the reasoning
+    inside `completion_tokens`; a provider whose `total_tokens` shows it left them out gets them added, once."""
+    if usage is None:
+        return None, None, None
+    prompt, completion = _int_or_none(_get(usage, "prompt_tokens")), _int_or_none(_get(usage, "completion_tokens"))
+    details = _get(usage, "completion_tokens_details")
+    reasoning = None if details is None else _int_or_none(_get(details, "reasoning_tokens"))
+    if reasoning and completion is not None and prompt is not None \
+            and _int_or_none(_get(usage, "total_tokens")) == prompt + completion + reasoning:
+        return prompt, completion + reasoning, reasoning
+    return prompt, completion, reasoning
 
 
 def _thinking(message) -> str:
@@ -659,6 +662,8 @@ def _with_thinking(text: str, thinking: str) -> str:
 
 def _get(obj, name: str):
     """Field of an SDK model (extra fields included) or of a plain dict; None when absent."""
+    if type(obj) is dict:  # the lean path's parsed JSON: the common case, first
+        return obj.get(name)
     if obj is None:
         return None
     if isinstance(obj, dict):
@@ -716,6 +721,19 @@ def _capabilities(spec) -> Capabilities:
     base = spec.resolved_base_url
     return Capabilities(images=True, json_schema=json_schema, logprobs=bool(preset and preset.logprobs),
                         local=bool(base and _is_loopback(base)), streaming=True, concurrent=True, encodes_ahead=True)
+
+
+def _server_of(spec) -> tuple[str | None, str | None, str]:
+    """(base URL, key variable, label) of a spec's server, worked out once per server: a batch makes every call
+    with the same few specs, and the preset lookups behind these add up over thousands of calls."""
+    found = _SERVERS.get((spec.provider, spec.base_url, spec.key_env))
+    if found is None:
+        found = _SERVERS[(spec.provider, spec.base_url, spec.key_env)] = \
+            (spec.resolved_base_url, spec.resolved_key_env, _label(spec))
+    return found
+
+
+_SERVERS: dict[tuple, tuple] = {}  # (provider, base_url, key_env) → _server_of's answer; presets never change
 
 
 def _label(spec) -> str:

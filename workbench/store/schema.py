@@ -203,7 +203,8 @@ def _dumps(value) -> str | None:
 
 
 def _encode(row: dict) -> tuple:
-    return tuple(_dumps(row.get(c)) if c in JSON_COLUMNS else row.get(c) for c in RESULT_COLUMNS)
+    get = row.get  # a list, not a generator: the writer encodes every row of a batch through here
+    return tuple([_dumps(get(c)) if c in JSON_COLUMNS else get(c) for c in RESULT_COLUMNS])
 
 
 def _decode(row: dict) -> dict:
