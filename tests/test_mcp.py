@@ -122,7 +122,12 @@ def test_a_sample_path_works_and_a_path_outside_the_allowed_folders_is_refused(m
     _, result = _call(mcp_app["url"], "score_labels", {
         "image": "sample_images/road_pothole_severe.jpg", "task": "pothole_severity", "models": ["tiny llava"]})
     scored = _payload(result)
-    assert scored["mode"] == "score" and scored["results"][0]["model"] == "tiny llava"
+    assert scored["mode"] == "score"
+    (local,) = scored["results"]
+    assert local["model"] == "tiny llava" and local["status"] == "ok", local
+    assert set(local["probabilities"]) == {"no_pothole", "minor", "moderate", "severe"}
+    assert sum(local["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+    assert local["label"] == max(local["probabilities"], key=local["probabilities"].get)
     _, refused = _call(mcp_app["url"], "compare_models", {"image": str(ROOT / "app.py"), "models": ["tiny llava"]})
     assert refused.isError and "not an image this server may read" in refused.content[0].text
 
@@ -141,3 +146,16 @@ def test_estimate_cost_matches_the_workbench_preview_and_calls_nothing(mcp_app):
     assert hosted["cost_per_1k_usd"] == pytest.approx(1000 * hosted["cost_per_call_usd"])
     assert hosted["image_tokens"] == expected["image_tokens"] and hosted["sent_size"] == expected["sent_size"]
     assert rows["tiny llava"]["cost_per_1k_usd"] in (0, None)  # local: $0 per token, or unknown — never invented
+
+
+def test_an_agent_cannot_make_the_server_fetch_a_loopback_url_or_read_its_files():
+    import gradio as gr
+
+    from workbench.ui.mcp_tools import image_from_agent
+
+    with pytest.raises(gr.Error, match="could not fetch"):
+        image_from_agent("http://127.0.0.1:9/secret.png")  # Gradio's SSRF guard: private and loopback refused
+    for path in ("/etc/passwd", "sample_images/../app.py", "../README.md"):
+        with pytest.raises(gr.Error, match="not an image this server may read"):
+            image_from_agent(path)
+    assert image_from_agent("sample_images/road_pothole_severe.jpg").endswith("road_pothole_severe.jpg")
