@@ -4,6 +4,7 @@
     python app.py --share              # a public link for stakeholders
     WORKBENCH_AUTH=user:password python app.py --host 0.0.0.0
     WORKBENCH_QUEUE_SIZE=200 python app.py # requests allowed to wait (default 64); more are refused "Queue is full"
+    python app.py --mcp                # also an MCP server for agents: http://127.0.0.1:7860/gradio_api/mcp/
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compa
 from workbench.ui.fields import APP_CSS
 from workbench.ui.history_tab import build_history_tab
 from workbench.ui.label_tab import build_label_tab
+from workbench.ui.mcp_tools import build_mcp_tools, expose_only_tools
 from workbench.ui.session_api import build_session_api
 from workbench.zerogpu import prepare
 
@@ -28,8 +30,9 @@ MAX_UPLOAD = "25mb"
 QUEUE_SIZE = 64  # requests waiting beyond this are refused with "Queue is full", never dropped silently
 
 
-def build_demo(catalog=None) -> gr.Blocks:
-    """The tabs and the per-session state they share: the keys typed and the models added in this browser."""
+def build_demo(catalog=None, mcp: bool = False) -> gr.Blocks:
+    """The tabs and the per-session state they share: the keys typed and the models added in this browser.
+    `mcp`: add the agents' tools and leave them the only documented endpoints (the MCP server lists those)."""
     catalog = list(catalog if catalog is not None else load_models())
     samples = sorted(str(p) for p in SAMPLES.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     with gr.Blocks(title="VLM Workbench") as demo:
@@ -42,7 +45,16 @@ def build_demo(catalog=None) -> gr.Blocks:
         build_history_tab()
         build_label_tab()
         build_session_api(demo, catalog, keys, extra)  # after the tabs: between two tabs it would split the tab strip
+        if mcp:
+            build_mcp_tools(catalog)
+    if mcp:
+        expose_only_tools(demo)
     return demo
+
+
+def mcp_wanted(flag: bool, environ=None) -> bool:
+    """--mcp, or GRADIO_MCP_SERVER=true (Gradio's own switch, settable as a Space variable)."""
+    return flag or (environ if environ is not None else os.environ).get("GRADIO_MCP_SERVER", "").lower() == "true"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
     parser.add_argument("--models", help="models file (TOML); default: ./models.toml or the built-in list")
+    parser.add_argument("--mcp", action="store_true", help="also serve MCP tools for agents at /gradio_api/mcp/")
     args = parser.parse_args(argv)
     if args.models:
         os.environ["WORKBENCH_MODELS"] = args.models
@@ -62,11 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as e:  # a typo in the models file: refuse to start, with the line and the fix
         parser.exit(2, f"app.py: error: {e}\n")
     prepare(catalog)  # on a ZeroGPU Space: `spaces` first, local models loaded now (on CPU); elsewhere nothing
-    demo = build_demo(catalog)
+    mcp = mcp_wanted(args.mcp)
+    demo = build_demo(catalog, mcp=mcp)
     demo.queue(max_size=int(os.environ.get("WORKBENCH_QUEUE_SIZE", QUEUE_SIZE)), default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(auth.split(":", 1)) if auth else None, show_error=True, max_file_size=MAX_UPLOAD,
-                run_history=False, css=APP_CSS)
+                run_history=False, css=APP_CSS, mcp_server=mcp)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ def free_port() -> int:
 
 
 def start_app(work: Path, models_toml: str | None = None, *, env: dict | None = None, drop: tuple = (),
-              timeout_s: float = 120):
+              timeout_s: float = 120, args: tuple = ()):
     """(process, url, log path) once the page answers. `models_toml`: written to work/models.toml and used;
-    `env`: variables on top of this process's environment; `drop`: variables to leave out of it."""
+    `env`: variables on top of this process's environment; `drop`: variables to leave out of it; `args`: more
+    command-line arguments (`--mcp`)."""
     work.mkdir(parents=True, exist_ok=True)
     extra = dict(env or {})
     if models_toml is not None:
@@ -35,8 +36,8 @@ def start_app(work: Path, models_toml: str | None = None, *, env: dict | None = 
     port = free_port()
     log_path = work / "app.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=work, env=full,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *args], cwd=work,
+                                env=full, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout_s
     while True:

@@ -25,11 +25,15 @@ def preview_costs(image, models=None, *, prompt: str = "", max_edge: int | None 
     import pandas as pd
 
     image = load_image(image)
+    return pd.DataFrame(costs_for_size(image.width, image.height, resolve_models(models), prompt=prompt,
+                                       max_edge=max_edge, detail=detail, output_tokens=output_tokens))
+
+
+def costs_for_size(width: int, height: int, specs: list[ModelSpec], *, prompt: str = "", max_edge: int | None = None,
+                   detail: str | None = None, output_tokens: int = 100) -> list[dict]:
+    """`preview_costs`' rows for an image of this size, without an image (the MCP cost tool takes a size)."""
     prompt_tokens = max(1, len(prompt) // CHARS_PER_TOKEN) + 10  # + chat-template wrapping
-    rows = []
-    for spec in resolve_models(models):
-        rows.append(_row(spec, image.width, image.height, prompt_tokens, output_tokens, max_edge, detail))
-    return pd.DataFrame(rows)
+    return [_row(spec, width, height, prompt_tokens, output_tokens, max_edge, detail) for spec in specs]
 
 
 def _row(spec: ModelSpec, width, height, prompt_tokens, output_tokens, max_edge, detail) -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
 from .providers import PROVIDERS, Provider
+from .py310 import tomllib
 
 DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 DEFAULT_LOCAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"

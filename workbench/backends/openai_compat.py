@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, ConnectionFailedError, DeadlineError,
                       KeyMissingError, NotFoundError, ProtocolError, RateLimitError, ServerError)
 from ..keys import resolve_key
+from ..py310 import deadline
 from ..wording import key_fix
 from ..providers import OPTIONAL_KEY
 from ..redact import redact
@@ -103,7 +104,7 @@ class OpenAICompatible(Backend):
         messages, sent_bytes = _messages(spec, request)
         encode_s = time.perf_counter() - started
         try:
-            async with asyncio.timeout(spec.timeout):
+            async with deadline(spec.timeout):
                 reply = await _answer(call, request, messages, started)
         except TimeoutError:
             raise call.error(DeadlineError, f"{spec.name} did not answer within {spec.timeout:g} s — raise "
@@ -160,7 +161,7 @@ async def _top_logprobs(spec, request: ChatRequest, keys) -> tuple[list[tuple[st
     call = _Call.prepare(spec, keys)
     messages, _ = _messages(spec, request)
     try:
-        async with asyncio.timeout(spec.timeout):
+        async with deadline(spec.timeout):
             async with openai.AsyncOpenAI(base_url=call.base_url, api_key=call.key or "not-needed",
                                           max_retries=spec.max_retries, timeout=spec.timeout) as client:
                 completion = await _retrying(call, lambda: _logprobs_completion(call, client, messages, request))
