@@ -4,6 +4,7 @@
     python app.py --share              # a public link for stakeholders
     WORKBENCH_AUTH=user:password python app.py --host 0.0.0.0
     WORKBENCH_QUEUE_SIZE=200 python app.py # requests allowed to wait (default 64); more are refused "Queue is full"
+    WORKBENCH_LOGIN=hf python app.py   # on a Space: Sign in with Hugging Face; History shows each user their runs
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
 from workbench.ui.fields import APP_CSS
+from workbench.ui.access import SIGN_IN, login_mode, oauth_ready, public_space_warning
 from workbench.ui.history_tab import build_history_tab
 from workbench.ui.label_tab import build_label_tab
 from workbench.ui.session_api import build_session_api
+from workbench.ui.shared_view import VIEW_KEYS, build_shared_view, open_shared
 from workbench.zerogpu import prepare
 
 SAMPLES = Path(__file__).with_name("sample_images")
@@ -37,12 +40,25 @@ def build_demo(catalog=None) -> gr.Blocks:
         extra = gr.State([])  # models added in the Compare tab, as ModelSpec dicts
         gr.Markdown("# VLM Workbench\nWhich vision-language model, with which prompt, does your image task best "
                     "— at what cost and speed? Upload an image, pick a task and models, and compare.")
-        build_compare_tab(catalog, keys, extra, samples)
-        build_batch_tab(catalog, keys, extra)
-        build_history_tab()
-        build_label_tab()
+        _access_row()
+        shared = build_shared_view()  # what a share link (?share=…) opens, read-only, instead of the tabs
+        with gr.Tabs(elem_id="workbench-tabs") as tabs:
+            build_compare_tab(catalog, keys, extra, samples)
+            build_batch_tab(catalog, keys, extra)
+            build_history_tab()
+            build_label_tab()
         build_session_api(demo, catalog, keys, extra)  # after the tabs: between two tabs it would split the tab strip
+        shared["tabs"] = tabs
+        demo.load(open_shared, None, [shared[k] for k in VIEW_KEYS], api_visibility="private")
     return demo
+
+
+def _access_row() -> None:
+    """The sign-in button when WORKBENCH_LOGIN=hf; the warning of a Space that anyone can use (see access.py)."""
+    if login_mode() == "hf":
+        gr.LoginButton(SIGN_IN, size="sm")
+    if warning := public_space_warning():
+        gr.Markdown(warning, elem_id="public-space-warning", elem_classes=["wb-warning"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     auth = os.environ.get("WORKBENCH_AUTH")
     if auth and ":" not in auth:
         parser.error("WORKBENCH_AUTH must look like user:password")
+    try:
+        if login_mode() and (missing := oauth_ready()):
+            parser.exit(2, f"app.py: error: {missing}\n")
+    except ConfigError as e:
+        parser.exit(2, f"app.py: error: {e}\n")
     try:
         catalog = load_models()
     except ConfigError as e:  # a typo in the models file: refuse to start, with the line and the fix

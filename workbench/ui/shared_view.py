@@ -1,0 +1,163 @@
+"""The read-only view a share link opens (`?share=TOKEN`): a comparison's image, prompt, cards and table, or a batch
+run's key metrics, answers per image and results, all read from the run store. Nothing here calls a model, and
+the workbench's tabs are hidden while it shows (a link back to the workbench sits under it)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..cards import results_html
+from ..errors import WorkbenchError
+from ..evaluate import evaluate_run, key_metrics
+from ..results import Result
+from ..store import RunStore
+from ..tables import readable, results_table, without_empty_columns
+from ..wording import reworded
+from .share_link import SHARE_PARAM
+
+RUN_COLUMNS = ("image_path", "model", "prompt_version", "status", "label", "expected", "latency_s", "cost",
+               "error_type", "error")
+THUMBNAILS = 24  # images shown for a shared run; the tables hold every one
+BACK = "[Open the workbench](./) to run your own comparison."
+VIEW_KEYS = ("view", "tabs", "title", "image", "prompt", "cards", "key", "answers", "gallery", "table")
+
+
+def build_shared_view() -> dict:
+    """The view's components, hidden until a share link opens it; `tabs` is added by the caller."""
+    hidden = dict(interactive=False, visible=False, elem_classes=["wb-table"])
+    with gr.Column(visible=False, elem_id="shared-view") as view:
+        title = gr.Markdown(elem_id="shared-title")
+        with gr.Row(equal_height=False):
+            image = gr.Image(label="Image", type="pil", interactive=False, visible=False, height=300,
+                             elem_id="shared-image", buttons=["fullscreen"])
+            prompt = gr.Textbox(label="Prompt sent", interactive=False, visible=False, lines=6, max_lines=14,
+                                elem_id="shared-prompt")
+        cards = gr.HTML(visible=False, elem_id="shared-cards")
+        key = gr.Dataframe(label="Key metrics per model and prompt version", elem_id="shared-key", **hidden)
+        answers = gr.Dataframe(label="Answers per image", elem_id="shared-answers", max_chars=60, **hidden)
+        gallery = gr.Gallery(label="Images", visible=False, columns=6, height="auto", object_fit="contain",
+                             elem_id="shared-gallery", interactive=False)
+        table = gr.Dataframe(label="Results", elem_id="shared-results", max_chars=60, **hidden)
+        gr.Markdown(BACK)
+    return dict(view=view, title=title, image=image, prompt=prompt, cards=cards, key=key, answers=answers,
+                gallery=gallery, table=table)
+
+
+def open_shared(request: gr.Request):
+    """demo.load: with `?share=TOKEN` the view it names, the tabs hidden; without one, nothing changes."""
+    token = (dict(getattr(request, "query_params", {}) or {}).get(SHARE_PARAM) or "").strip()
+    if not token:
+        return (gr.skip(),) * len(VIEW_KEYS)
+    try:
+        shared = RunStore().shared(token)
+        shown = _nothing(token) if shared is None else (
+            _comparison(shared) if shared["kind"] == "comparison" else _run(shared["run_id"]))
+    except WorkbenchError as e:
+        shown = {"title": f"### This share link cannot be opened\n{e}"}
+    updates = {k: gr.update(visible=False) for k in VIEW_KEYS}
+    updates.update(view=gr.update(visible=True), tabs=gr.update(visible=False))
+    updates.update({k: gr.update(value=v, visible=True) for k, v in shown.items() if _present(v)})
+    return tuple(updates[k] for k in VIEW_KEYS)
+
+
+def _present(value) -> bool:
+    """Worth showing: not None, not an empty list, text or table."""
+    if value is None or (isinstance(value, (list, str)) and not value):
+        return False
+    return not getattr(value, "empty", False)
+
+
+def _nothing(token: str) -> dict:
+    return {"title": f"### This share link opens nothing here\nNo result is stored under `{token[:40]}` in this "
+                     "app's run store: the link may come from another copy of the app, or its store was reset. "
+                     "Ask for a new link (the Share link button under the result)."}
+
+
+def _comparison(shared: dict) -> dict:
+    c = shared["comparison"]
+    results = [Result(**r) for r in c["results"]]
+    title = (f"### Shared comparison — read-only\n**{c.get('task_title') or c['task']}** · "
+             f"{len(results)} model{'s' * (len(results) != 1)}: {', '.join(r.model for r in results)} · "
+             f"shared {shared['created_at'].replace('T', ' ')} · {_settings(c.get('params') or {})}\n\n"
+             "These are the stored answers: opening this link calls no model.")
+    return {"title": title, "image": _picture(shared.get("image_path"), 1024), "prompt": c.get("prompt") or "",
+            "cards": reworded(results_html(results), "app"), "table": comparison_table(results, c.get("estimated"))}
+
+
+def comparison_table(results: list[Result], estimated: dict | None):
+    """The Compare tab's results table: estimated cost beside the actual one, errors in the app's words."""
+    table = without_empty_columns(results_table(results, estimated or None))
+    if "error" in table:
+        table["error"] = [reworded(e, "app") if isinstance(e, str) else e for e in table["error"]]
+    return table
+
+
+def _settings(params: dict) -> str:
+    edge = params.get("max_edge")
+    parts = [f"mode {params.get('mode') or 'generate'}", f"max new tokens {params.get('max_tokens', '—')}",
+             f"long edge sent {edge} px" if edge else "each model's own long edge"]
+    if params.get("detail") and params["detail"] != "auto":
+        parts.append(f"detail {params['detail']}")
+    return ", ".join(parts)
+
+
+def _run(run_id: str) -> dict:
+    store = RunStore()
+    run = store.run(run_id)
+    results = store.results(run["id"])
+    evaluation = evaluate_run(run["id"], db=store.path)
+    models = ", ".join(m["name"] for m in run["models"])
+    title = (f"### Shared batch run `{run['id']}` — read-only\n**{run['task']}** · {run['n_items']} items "
+             f"({results['image_path'].nunique()} images × {len(run['models'])} models × {len(run['prompts'])} "
+             f"prompt versions) · models: {models} · started {run['started_at'].replace('T', ' ')}\n\n"
+             "These are the stored answers: opening this link calls no model.")
+    prompts = "\n\n".join(f"{version}:\n{text}" for version, text in run["prompts"].items())
+    keep = [c for c in RUN_COLUMNS if c in results.columns]
+    return {"title": title, "prompt": prompts, "key": key_metrics(evaluation.summary),
+            "answers": answers_by_image(results), "gallery": _thumbnails(results["image_path"]),
+            "table": readable(results[keep])}
+
+
+def answers_by_image(results) -> "object":
+    """One row per image (and prompt variables): the expected label, then each model's (and version's) answer."""
+    import pandas as pd
+
+    versions = results["prompt_version"].nunique() > 1
+    rows: dict[tuple, dict] = {}
+    for r in results.itertuples(index=False):
+        variables = ", ".join(f"{k}={v}" for k, v in sorted((r.variables or {}).items()))
+        row = rows.setdefault((r.image_path, variables), {"image": Path(r.image_path).name, "variables": variables,
+                                                          "expected": r.expected})
+        column = f"{r.model} · {r.prompt_version}" if versions else r.model
+        row[column] = r.label if r.status != "error" else f"error: {r.error_type}"
+    frame = pd.DataFrame(list(rows.values()))
+    if "variables" in frame and not frame["variables"].astype(bool).any():
+        frame = frame.drop(columns="variables")
+    return readable(frame)
+
+
+def _thumbnails(paths) -> list[tuple]:
+    shown = []
+    for path in dict.fromkeys(paths):
+        picture = _picture(path, 256)
+        if picture is not None:
+            shown.append((picture, Path(path).name))
+        if len(shown) >= THUMBNAILS:
+            break
+    return shown
+
+
+def _picture(path: str | None, edge: int):
+    """A downsized copy in memory (the file may sit outside the folders Gradio serves); None when it is gone."""
+    from PIL import Image, ImageOps
+
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.thumbnail((edge, edge))
+            return im.convert("RGB")
+    except OSError:
+        return None
