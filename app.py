@@ -42,7 +42,8 @@ def build_demo(catalog=None) -> gr.Blocks:
                     "— at what cost and speed? Upload an image, pick a task and models, and compare.")
         _access_row()
         shared = build_shared_view()  # what a share link (?share=…) opens, read-only, instead of the tabs
-        with gr.Tabs(elem_id="workbench-tabs") as tabs:
+        # A Column around the tabs, not gr.Tabs: inside an explicit gr.Tabs, Gradio 6.31 shows the open tab twice.
+        with gr.Column(elem_id="workbench-tabs") as tabs:
             build_compare_tab(catalog, keys, extra, samples)
             build_batch_tab(catalog, keys, extra)
             build_history_tab()

@@ -10,6 +10,7 @@ import gradio as gr
 from ..cards import results_html
 from ..errors import WorkbenchError
 from ..evaluate import evaluate_run, key_metrics
+from ..html_embed import esc, thumbnail_uri
 from ..results import Result
 from ..store import RunStore
 from ..tables import readable, results_table, without_empty_columns
@@ -18,9 +19,9 @@ from .share_link import SHARE_PARAM
 
 RUN_COLUMNS = ("image_path", "model", "prompt_version", "status", "label", "expected", "latency_s", "cost",
                "error_type", "error")
-THUMBNAILS = 24  # images shown for a shared run; the tables hold every one
+THUMBNAILS = 48  # images shown as tiles for a shared run; the Results table holds every one
 BACK = "[Open the workbench](./) to run your own comparison."
-VIEW_KEYS = ("view", "tabs", "title", "image", "prompt", "cards", "key", "answers", "gallery", "table")
+VIEW_KEYS = ("view", "tabs", "title", "image", "prompt", "cards", "key", "table")
 
 
 def build_shared_view() -> dict:
@@ -33,15 +34,11 @@ def build_shared_view() -> dict:
                              elem_id="shared-image", buttons=["fullscreen"])
             prompt = gr.Textbox(label="Prompt sent", interactive=False, visible=False, lines=6, max_lines=14,
                                 elem_id="shared-prompt")
-        cards = gr.HTML(visible=False, elem_id="shared-cards")
         key = gr.Dataframe(label="Key metrics per model and prompt version", elem_id="shared-key", **hidden)
-        answers = gr.Dataframe(label="Answers per image", elem_id="shared-answers", max_chars=60, **hidden)
-        gallery = gr.Gallery(label="Images", visible=False, columns=6, height="auto", object_fit="contain",
-                             elem_id="shared-gallery", interactive=False)
+        cards = gr.HTML(visible=False, elem_id="shared-cards")  # a comparison's cards, or a run's answer tiles
         table = gr.Dataframe(label="Results", elem_id="shared-results", max_chars=60, **hidden)
         gr.Markdown(BACK)
-    return dict(view=view, title=title, image=image, prompt=prompt, cards=cards, key=key, answers=answers,
-                gallery=gallery, table=table)
+    return dict(view=view, title=title, image=image, prompt=prompt, cards=cards, key=key, table=table)
 
 
 def open_shared(request: gr.Request):
@@ -57,12 +54,15 @@ def open_shared(request: gr.Request):
         shown = {"title": f"### This share link cannot be opened\n{e}"}
     updates = {k: gr.update(visible=False) for k in VIEW_KEYS}
     updates.update(view=gr.update(visible=True), tabs=gr.update(visible=False))
-    updates.update({k: gr.update(value=v, visible=True) for k, v in shown.items() if _present(v)})
+    updates.update({k: {**(v if isinstance(v, dict) else gr.update(value=v)), "visible": True}
+                    for k, v in shown.items() if _present(v)})
     return tuple(updates[k] for k in VIEW_KEYS)
 
 
 def _present(value) -> bool:
-    """Worth showing: not None, not an empty list, text or table."""
+    """Worth showing: not None, not an empty list, text or table (an update is always shown)."""
+    if isinstance(value, dict):
+        return True
     if value is None or (isinstance(value, (list, str)) and not value):
         return False
     return not getattr(value, "empty", False)
@@ -108,44 +108,51 @@ def _run(run_id: str) -> dict:
     results = store.results(run["id"])
     evaluation = evaluate_run(run["id"], db=store.path)
     models = ", ".join(m["name"] for m in run["models"])
-    title = (f"### Shared batch run `{run['id']}` — read-only\n**{run['task']}** · {run['n_items']} items "
+    title = (f"### Shared batch run `{run['id']}` — read-only\n**{store.task(run['id']).title}** · "
+             f"{run['n_items']} items "
              f"({results['image_path'].nunique()} images × {len(run['models'])} models × {len(run['prompts'])} "
              f"prompt versions) · models: {models} · started {run['started_at'].replace('T', ' ')}\n\n"
              "These are the stored answers: opening this link calls no model.")
     prompts = "\n\n".join(f"{version}:\n{text}" for version, text in run["prompts"].items())
     keep = [c for c in RUN_COLUMNS if c in results.columns]
-    return {"title": title, "prompt": prompts, "key": key_metrics(evaluation.summary),
-            "answers": answers_by_image(results), "gallery": _thumbnails(results["image_path"]),
-            "table": readable(results[keep])}
+    return {"title": title, "prompt": gr.update(value=prompts, label="Prompt versions"),
+            "key": key_metrics(evaluation.summary), "cards": answer_tiles(results), "table": readable(results[keep])}
 
 
-def answers_by_image(results) -> "object":
-    """One row per image (and prompt variables): the expected label, then each model's (and version's) answer."""
-    import pandas as pd
+TILES_CSS = """<style>
+.wb-tiles{display:flex;flex-wrap:wrap;gap:10px}
+.wb-tile{width:172px;border:1px solid #d0d7de;border-radius:8px;padding:6px;font-size:12px;
+  background:var(--block-background-fill,#fff);color:var(--body-text-color,#1f2328)}
+.wb-tile img{width:100%;height:112px;object-fit:contain;background:#f6f8fa;border-radius:4px;display:block}
+.wb-tile .wb-name{font-weight:600;margin:4px 0 2px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.wb-tile .wb-answer{overflow-wrap:anywhere}.wb-tile .wb-expected{opacity:.75}
+@media (max-width:480px){.wb-tile{width:calc(50% - 5px);box-sizing:border-box}}
+</style>"""
 
+
+def answer_tiles(results) -> str:
+    """One tile per image (and prompt variables): a thumbnail, the expected label, each model's (and prompt
+    version's) answer. Thumbnails travel inside the page (data: URIs), as in the HTML report."""
     versions = results["prompt_version"].nunique() > 1
-    rows: dict[tuple, dict] = {}
+    tiles: dict[tuple, list[str]] = {}
     for r in results.itertuples(index=False):
         variables = ", ".join(f"{k}={v}" for k, v in sorted((r.variables or {}).items()))
-        row = rows.setdefault((r.image_path, variables), {"image": Path(r.image_path).name, "variables": variables,
-                                                          "expected": r.expected})
-        column = f"{r.model} · {r.prompt_version}" if versions else r.model
-        row[column] = r.label if r.status != "error" else f"error: {r.error_type}"
-    frame = pd.DataFrame(list(rows.values()))
-    if "variables" in frame and not frame["variables"].astype(bool).any():
-        frame = frame.drop(columns="variables")
-    return readable(frame)
-
-
-def _thumbnails(paths) -> list[tuple]:
-    shown = []
-    for path in dict.fromkeys(paths):
-        picture = _picture(path, 256)
-        if picture is not None:
-            shown.append((picture, Path(path).name))
-        if len(shown) >= THUMBNAILS:
-            break
-    return shown
+        key = (r.image_path, variables)
+        if key not in tiles and len(tiles) >= THUMBNAILS:
+            continue
+        if key not in tiles:
+            uri = thumbnail_uri(r.image_path, 240)
+            name = Path(r.image_path).name + (f" ({variables})" if variables else "")
+            tiles[key] = [(f'<img src="{uri}" alt="{esc(name)}">' if uri else "") +
+                          f'<div class="wb-name" title="{esc(name)}">{esc(name)}</div>',
+                          f'<div class="wb-expected">expected: {esc(r.expected)}</div>']
+        answer = r.label if r.status != "error" else f"error: {r.error_type}"
+        model = f"{r.model} · {r.prompt_version}" if versions else r.model
+        tiles[key].append(f'<div class="wb-answer"><b>{esc(model)}</b>: {esc(answer)}</div>')
+    more = len({(p, str(v)) for p, v in zip(results["image_path"], results["variables"])}) - len(tiles)
+    note = f"<p>… and {more} more in the Results table below.</p>" if more > 0 else ""
+    body = "".join(f'<div class="wb-tile">{"".join(parts)}</div>' for parts in tiles.values())
+    return f'{TILES_CSS}<div class="wb-tiles">{body}</div>{note}'
 
 
 def _picture(path: str | None, edge: int):
