@@ -67,8 +67,8 @@ def _shots(page, name: str, root: str = "#shared-view") -> str:
 
 def _link(page, prefix: str, origin: str) -> str:
     page.locator(f"#{prefix}-share").click()
-    box = page.locator(f"#{prefix}-share-link textarea")
-    page.wait_for_function(f"(document.querySelector('#{prefix}-share-link textarea') || {{}}).value"
+    box = page.locator(f"#{prefix}-share-link :is(input, textarea)")
+    page.wait_for_function(f"(document.querySelector('#{prefix}-share-link :is(input, textarea)') || {{}}).value"
                            "?.startsWith('http')", timeout=20_000)
     link = box.input_value()
     assert link.startswith(origin) and re.search(r"\?share=[\w-]{16}$", link), link

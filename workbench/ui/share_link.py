@@ -17,14 +17,14 @@ SHARE_PARAM = "share"
 # The handler returns "?share=TOKEN"; this turns it into the full address the browser is at.
 FULL_URL_JS = ("(link) => (link && link.startsWith('?')) ? "
                "window.location.origin + window.location.pathname + link : link")
-LINK_LABEL = "Share link — opens this result read-only, for anyone who can open this app; nothing is re-run"
+LINK_INFO = "Opens this result read-only for anyone who can open this app; nothing is re-run."
 
 
 def share_controls(prefix: str) -> tuple[gr.Button, gr.Textbox]:
     """The button (hidden until there is a result) and the copyable link (hidden until pressed)."""
     button = gr.Button("Share link", size="sm", visible=False, elem_id=f"{prefix}-share")
-    link = gr.Textbox(label=LINK_LABEL, visible=False, interactive=False, buttons=["copy"],
-                      elem_id=f"{prefix}-share-link")
+    link = gr.Textbox(label="Share link", info=LINK_INFO, visible=False, interactive=False, buttons=["copy"],
+                      lines=1, max_lines=1, elem_id=f"{prefix}-share-link")
     return button, link
 
 
