@@ -50,7 +50,7 @@ def build_demo(catalog=None) -> gr.Blocks:
             build_label_tab()
         build_session_api(demo, catalog, keys, extra)  # after the tabs: between two tabs it would split the tab strip
         shared["tabs"] = tabs
-        demo.load(open_shared, None, [shared[k] for k in VIEW_KEYS], api_visibility="private")
+        demo.load(open_shared, None, [shared[k] for k in VIEW_KEYS], api_visibility="private", show_progress="hidden")
     return demo
 
 
