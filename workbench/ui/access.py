@@ -61,8 +61,8 @@ def public_space_warning(env: Mapping[str, str] | None = None) -> str | None:
 def oauth_ready() -> str | None:
     """None when Gradio's sign-in can run here; else what to install."""
     try:
-        import authlib  # noqa: F401 — the Space's OAuth routes
         import itsdangerous  # noqa: F401 — the session cookie
+        from authlib.integrations.starlette_client import OAuth  # noqa: F401 — what Gradio's sign-in routes import
     except ImportError as e:
         return (f"{LOGIN_ENV}=hf needs Gradio's sign-in extras ({e.name} is missing): pip install "
                 "\"gradio[oauth]\" (on a Space, put gradio[oauth] in requirements.txt)")
