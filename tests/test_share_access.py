@@ -109,22 +109,6 @@ def test_the_banner_is_on_the_page_of_a_public_space_only(monkeypatch):
     assert banner(SPACE_ID="me/wb") and not banner() and not banner(SPACE_ID="me/wb", WORKBENCH_AUTH="a:b")
 
 
-def test_sign_in_puts_the_hugging_face_button_on_the_page(monkeypatch):
-    import app
-    from workbench.ui.access import oauth_ready
-
-    if oauth_ready() is not None:  # gr.LoginButton itself needs them (the app refuses to start: test above)
-        pytest.skip("gradio[oauth] is not installed here")
-    monkeypatch.setenv("SPACE_ID", "me/wb")
-    monkeypatch.setenv("WORKBENCH_LOGIN", "hf")
-    demo = app.build_demo([])
-    assert [b.value for b in demo.blocks.values() if isinstance(b, gr.LoginButton)] == ["Sign in with Hugging Face"]
-    assert demo.expects_oauth  # Gradio adds its sign-in routes at launch
-    assert not any(getattr(b, "elem_id", None) == "public-space-warning" for b in demo.blocks.values())
-    monkeypatch.delenv("WORKBENCH_LOGIN")
-    assert not app.build_demo([]).expects_oauth  # off by default: no sign-in routes, no session cookie
-
-
 def test_an_unknown_sign_in_is_refused_with_the_values_it_takes():
     assert login_mode({"WORKBENCH_LOGIN": "HF"}) == "hf" and login_mode({}) is None
     with pytest.raises(ConfigError, match="set it to hf"):
