@@ -5,6 +5,7 @@
     WORKBENCH_AUTH=user:password python app.py --host 0.0.0.0
     WORKBENCH_QUEUE_SIZE=200 python app.py # requests allowed to wait (default 64); more are refused "Queue is full"
     python app.py --mcp                # also an MCP server for agents: http://127.0.0.1:7860/gradio_api/mcp/
+    WORKBENCH_LOGIN=hf python app.py   # on a Space: Sign in with Hugging Face; History shows each user their runs
 """
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from workbench.ui.batch_tab import build_batch_tab
 from workbench.ui.compare_tab import (ImageUpload, add_custom_model, build_compare_tab, cost_preview,  # noqa: F401
                                       key_variables, run_comparison, set_key)
 from workbench.ui.fields import APP_CSS
+from workbench.ui.access import SIGN_IN, login_mode, oauth_ready, public_space_warning
 from workbench.ui.history_tab import build_history_tab
 from workbench.ui.label_tab import build_label_tab
 from workbench.ui.mcp_tools import build_mcp_tools, expose_only_tools
 from workbench.ui.session_api import build_session_api
+from workbench.ui.shared_view import VIEW_KEYS, build_shared_view, open_shared
 from workbench.zerogpu import prepare
 
 SAMPLES = Path(__file__).with_name("sample_images")
@@ -40,11 +43,17 @@ def build_demo(catalog=None, mcp: bool = False) -> gr.Blocks:
         extra = gr.State([])  # models added in the Compare tab, as ModelSpec dicts
         gr.Markdown("# VLM Workbench\nWhich vision-language model, with which prompt, does your image task best "
                     "— at what cost and speed? Upload an image, pick a task and models, and compare.")
-        build_compare_tab(catalog, keys, extra, samples)
-        build_batch_tab(catalog, keys, extra)
-        build_history_tab()
-        build_label_tab()
+        _access_row()
+        shared = build_shared_view()  # what a share link (?share=…) opens, read-only, instead of the tabs
+        # A Column around the tabs, not gr.Tabs: inside an explicit gr.Tabs, Gradio 6.31 shows the open tab twice.
+        with gr.Column(elem_id="workbench-tabs") as tabs:
+            build_compare_tab(catalog, keys, extra, samples)
+            build_batch_tab(catalog, keys, extra)
+            build_history_tab()
+            build_label_tab()
         build_session_api(demo, catalog, keys, extra)  # after the tabs: between two tabs it would split the tab strip
+        shared["tabs"] = tabs
+        demo.load(open_shared, None, [shared[k] for k in VIEW_KEYS], api_visibility="private", show_progress="hidden")
         if mcp:
             build_mcp_tools(catalog)
     if mcp:
@@ -55,6 +64,14 @@ def build_demo(catalog=None, mcp: bool = False) -> gr.Blocks:
 def mcp_wanted(flag: bool, environ=None) -> bool:
     """--mcp, or GRADIO_MCP_SERVER=true (Gradio's own switch, settable as a Space variable)."""
     return flag or (environ if environ is not None else os.environ).get("GRADIO_MCP_SERVER", "").lower() == "true"
+
+
+def _access_row() -> None:
+    """The sign-in button when WORKBENCH_LOGIN=hf; the warning of a Space that anyone can use (see access.py)."""
+    if login_mode() == "hf":
+        gr.LoginButton(SIGN_IN, size="sm")
+    if warning := public_space_warning():
+        gr.Markdown(warning, elem_id="public-space-warning", elem_classes=["wb-warning"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     auth = os.environ.get("WORKBENCH_AUTH")
     if auth and ":" not in auth:
         parser.error("WORKBENCH_AUTH must look like user:password")
+    try:
+        if login_mode() and (missing := oauth_ready()):
+            parser.exit(2, f"app.py: error: {missing}\n")
+    except ConfigError as e:
+        parser.exit(2, f"app.py: error: {e}\n")
     try:
         catalog = load_models()
     except ConfigError as e:  # a typo in the models file: refuse to start, with the line and the fix

@@ -4,6 +4,7 @@ button gives key metrics and both plots. Screenshots at 1280 and 390 px go to te
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -95,6 +96,9 @@ def test_a_fresh_app_tour(tour_app):
         for plot in ("#batch-confusion", "#batch-cost-plot", "#batch-latency-plot"):
             expect(page.locator(plot).locator("img").first).to_be_visible(timeout=30_000)  # the drawn figure
         summary = _shots(page, "batch", "body")
+        page.locator("#batch-share").click()  # the finished run, as a link (test_share_links.py opens such links)
+        expect(page.locator("#batch-share-link input")).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/\?share="),
+                                                                    timeout=20_000)
         browser.close()
     assert "4 items" in summary
     assert max(_sizes(tour_app["faults"])) <= 512  # the models file's max_edge, not the slider's old 1536

@@ -73,7 +73,8 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
               force: bool = False, run_id: str | None = None, resume: bool = True, batch_size: int = 1,
               max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
               progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
-              source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S) -> BatchRun:
+              source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S,
+              owner: str | None = None) -> BatchRun:
     """Run every input through every model and prompt version; returns when every item is stored.
 
     inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
@@ -89,25 +90,22 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     image file has changed since, return its run as it is (`up_to_date`), sending nothing. run_id: continue
     that run. via: "chat" (a call per item) or "batch_api" (one model of a provider with a Batch API — OpenAI —
     at its batch price, polled every `poll_s` seconds; an interrupted run polls the same batch again).
+    owner: who started it (the app's signed-in user): stored with the run, and one user never resumes another's.
     Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
     check_mode(mode)
     specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
-    given = collect_inputs(inputs, task)
-    if labels is not None:
-        given = with_labels(given, labels, task)
-    if not given:
-        raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    given = _inputs_of(inputs, task, labels, variables)
     store = db if isinstance(db, RunStore) else RunStore(db)
     versions = prompt_versions(task, prompts, store)
-    if variables:
-        given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
     params = {"max_tokens": max_tokens, "temperature": temperature, "max_edge": max_edge, "detail": detail,
               "mode": mode}
     items = expand(given, specs, versions, task, params)
     fingerprint = fingerprint_of(task, specs, versions, params, given)
+    if owner is not None:  # the same batch by two signed-in users is two runs, each in its owner's History
+        fingerprint = f"{fingerprint}@{owner}"
     resumed = False
     if run_id is not None:
         run_id = store.run(run_id)["id"]
@@ -121,11 +119,24 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     if run_id is None:
         run_id = store.create_run(task=task.name, models=[s.model_dump(mode="json") for s in specs],
                                   prompts=versions, params=params, source=source or describe(inputs),
-                                  fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
+                                  fingerprint=fingerprint, n_items=len(items), task_definition=task.definition(),
+                                  owner=owner)
     options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                       max_auth_failures=max_auth_failures, force=force)
     return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress,
                      send=through_batch_api(poll_s) if via == "batch_api" else None).run()
+
+
+def _inputs_of(inputs, task: Task, labels, variables: dict | None) -> list[BatchInput]:
+    """The batch's inputs with their labels and default variables; none at all raises ConfigError."""
+    given = collect_inputs(inputs, task)
+    if labels is not None:
+        given = with_labels(given, labels, task)
+    if not given:
+        raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if variables:
+        given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
+    return given
 
 
 def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,

@@ -31,6 +31,7 @@ from .prompts import PromptVersions
 from .provider_batches import ProviderBatches
 from .results import ResultsTable
 from .runs import RunsTable
+from .shares import SharesTable, add_sharing
 from .schema import (BUSY_TIMEOUT_MS, COPY_ORDER, DEFAULT_DB, JSON_COLUMNS, RESULT_COLUMNS, SCHEMA_VERSION,
                      VERSION_NAME, _create_schema, _transaction, default_db_path, now_iso)
 
@@ -41,7 +42,7 @@ __all__ = ["COPY_ORDER", "DEFAULT_DB", "JSON_COLUMNS", "RESULT_COLUMNS", "SCHEMA
            "compare_runs", "default_db_path", "list_runs", "now_iso", "open_run"]
 
 
-class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches, LabelsTable):
+class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches, LabelsTable, SharesTable):
     """One SQLite database. Safe to share between threads (one connection each) and between processes."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
@@ -55,6 +56,7 @@ class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches, LabelsT
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # new (or newer) store
             with _transaction(conn):
                 _create_schema(conn)
+        add_sharing(conn)  # share links and run owners: added to an older store here, without a version bump
 
     # --- connections ---------------------------------------------------------------------------------------
 
@@ -88,8 +90,10 @@ class RunStore(RunsTable, ResultsTable, PromptVersions, ProviderBatches, LabelsT
             self._local.conn = None
 
 
-def list_runs(db: str | os.PathLike | None = None, limit: int | None = None) -> "pd.DataFrame":
-    return RunStore(db).runs(limit)
+def list_runs(db: str | os.PathLike | None = None, limit: int | None = None, *,
+              owner: str | None = None) -> "pd.DataFrame":
+    """History, newest first; `owner`: only the runs that user made (the app's sign-in)."""
+    return RunStore(db).runs(limit, owner=owner)
 
 
 def open_run(run_id: str, db: str | os.PathLike | None = None) -> "pd.DataFrame":

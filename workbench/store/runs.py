@@ -22,15 +22,16 @@ class RunsTable:
     path: Path
 
     def create_run(self, *, task: str, models: list[dict], prompts: dict[str, str], params: dict,
-                   source: str, fingerprint: str, n_items: int, task_definition: dict | None = None) -> str:
+                   source: str, fingerprint: str, n_items: int, task_definition: dict | None = None,
+                   owner: str | None = None) -> str:
         """task_definition: `Task.definition()`, so the run can be retried and evaluated where the task is not
-        registered."""
+        registered. owner: the signed-in user who started it (the app with sign-in on), else None."""
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         with _transaction(self.conn) as conn:
             conn.execute("INSERT INTO runs (id, task, task_definition, models, prompts, params, source, fingerprint, "
-                         "n_items, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "n_items, started_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (run_id, task, _dumps(task_definition), _dumps(models), _dumps(prompts), _dumps(params),
-                          source, fingerprint, n_items, now_iso()))
+                          source, fingerprint, n_items, now_iso(), owner))
         return run_id
 
     def task(self, run_id: str):
@@ -107,17 +108,18 @@ class RunsTable:
             "FROM results WHERE run_id = ?", (run_id,)).fetchone()
         return {k: (row[k] or 0) if k != "spent" else row[k] for k in row.keys()}
 
-    def runs(self, limit: int | None = None) -> "pd.DataFrame":
-        """History, newest first: one row per run with its counts, spend and duration."""
+    def runs(self, limit: int | None = None, *, owner: str | None = None) -> "pd.DataFrame":
+        """History, newest first: one row per run with its counts, spend and duration; `owner`: only that user's."""
         import pandas as pd
 
         sql = ("SELECT r.id AS run_id, r.started_at, r.finished_at, r.task, r.models, r.prompts, r.source, "
                "r.n_items AS items, COUNT(x.id) AS stored, COALESCE(SUM(x.status != 'error'), 0) AS answered, "
                "COALESCE(SUM(x.status = 'error'), 0) AS failed, COALESCE(SUM(x.cached), 0) AS cached, "
                "SUM(CASE WHEN x.cached = 0 THEN x.cost END) AS spent_usd "
-               "FROM runs r LEFT JOIN results x ON x.run_id = r.id GROUP BY r.id "
-               "ORDER BY r.rowid DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-        frame = pd.DataFrame([dict(r) for r in self.conn.execute(sql)],
+               "FROM runs r LEFT JOIN results x ON x.run_id = r.id "
+               + ("WHERE r.owner = ? " if owner is not None else "")
+               + "GROUP BY r.id ORDER BY r.rowid DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+        frame = pd.DataFrame([dict(r) for r in self.conn.execute(sql, () if owner is None else (owner,))],
                              columns=["run_id", "started_at", "finished_at", "task", "models", "prompts", "source",
                                       "items", "stored", "answered", "failed", "cached", "spent_usd"])
         frame["models"] = [", ".join(m["name"] for m in json.loads(v)) for v in frame["models"]]

@@ -22,8 +22,10 @@ from ..report import plot_cost_vs_quality, plot_latency
 from ..tables import readable
 from ..uploads import image_paths
 from ..wording import error_message
+from .access import current_user
 from .fields import model_choices, refreshed_models, session_specs, task_fields
 from .recommend_section import build_recommendation_section
+from .share_link import link_to_run, reveal, share_controls, wire_share
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_images"
 SAMPLE_LABELS = SAMPLE_DIR / "labels.csv"
@@ -43,7 +45,7 @@ def sample_inputs(task_name: str) -> tuple[list[str], str]:
 
 
 def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys,
-                  extra, catalog: list[ModelSpec]):
+                  extra, catalog: list[ModelSpec], owner: str | None = None):
     """Generator: live progress in the summary, then metrics, confusion matrix, compliance, changes, export."""
     if not uploads:
         raise gr.Error("Upload images (or a .zip of images) first, or press \"Try the sample images\".")
@@ -55,19 +57,19 @@ def run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, 
     task = get_task(task_name)
     variables = {task.variables[0]: variable} if task.variables and variable else None
     yield from _run_and_show(paths, labels_csv, task, variables, prompt_a, prompt_b, model_names, mode, workers,
-                             keys, extra, catalog, folder)
+                             keys, extra, catalog, folder, owner)
 
 
 def run_sample_batch(task_name, prompt_a, prompt_b, model_names, mode, workers, keys, extra,
-                     catalog: list[ModelSpec]):
+                     catalog: list[ModelSpec], owner: str | None = None):
     """The one-click tour: the sample images labelled for the chosen task, with their labels (tags included)."""
     paths, labels = sample_inputs(task_name)
     yield from _run_and_show(paths, labels, get_task(task_name), None, prompt_a, prompt_b, model_names, mode,
-                             workers, keys, extra, catalog, tempfile.mkdtemp(prefix="workbench-batch-"))
+                             workers, keys, extra, catalog, tempfile.mkdtemp(prefix="workbench-batch-"), owner)
 
 
 def _run_and_show(paths, labels, task, variables, prompt_a, prompt_b, model_names, mode, workers, keys, extra,
-                  catalog, folder):
+                  catalog, folder, owner=None):
     if not model_names:
         raise gr.Error("Tick at least one model.")
     prompts = {"v1": prompt_a or task.prompt}
@@ -75,7 +77,8 @@ def _run_and_show(paths, labels, task, variables, prompt_a, prompt_b, model_name
         prompts["v2"] = prompt_b
     specs_by_name = {s.name: s for s in session_specs(catalog, extra)}
     specs = [specs_by_name[n] for n in model_names if n in specs_by_name]
-    options = dict(prompts=prompts, variables=variables, labels=labels, keys=keys, workers=int(workers), mode=mode)
+    options = dict(prompts=prompts, variables=variables, labels=labels, keys=keys, workers=int(workers), mode=mode,
+                   owner=owner)
     state: dict = {}
     worker = threading.Thread(target=_work, args=(state, paths, task, specs, options), daemon=True)
     worker.start()
@@ -148,8 +151,9 @@ def _results_block() -> dict:
         compliance = gr.Dataframe(label="Format compliance (share of each status)", **hidden)
         changes = gr.Dataframe(label="Verdicts that changed between prompt versions", **hidden)
     download = gr.File(label="All results (CSV)")
+    share, link = share_controls("batch")
     return dict(summary=summary, key=key, confusion=confusion, cost=cost, latency=latency, metrics=metrics,
-                compliance=compliance, changes=changes, download=download)
+                compliance=compliance, changes=changes, download=download, share=share, link=link)
 
 
 def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -> None:
@@ -173,13 +177,38 @@ def build_batch_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -
     for state in (keys, extra):
         state.change(partial(refreshed_models, catalog), [keys, extra, models], models, api_visibility="private",
                      show_progress="hidden")
+    _wire_runs(i, r, dict(models=models, mode=mode, workers=workers, run=run, samples=samples), ran, catalog, keys,
+               extra)
+
+
+def _wire_runs(i: dict, r: dict, c: dict, ran: gr.State, catalog: list[ModelSpec], keys: gr.State,
+               extra: gr.State) -> None:
+    """Run batch and the sample button (the /batch and /batch_samples endpoints), then key results and the
+    Share link button for the run."""
+    def batch(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode, workers, keys, extra,
+              profile: gr.OAuthProfile | None):
+        owner = current_user(profile)  # with sign-in on: only a signed-in user runs, and the run is theirs
+        yield from run_batch_job(uploads, labels_csv, task_name, variable, prompt_a, prompt_b, model_names, mode,
+                                 workers, keys, extra, catalog, owner)
+
+    def batch_samples(task_name, prompt_a, prompt_b, model_names, mode, workers, keys, extra,
+                      profile: gr.OAuthProfile | None):
+        owner = current_user(profile)
+        yield from run_sample_batch(task_name, prompt_a, prompt_b, model_names, mode, workers, keys, extra, catalog,
+                                    owner)
+
     outputs = [r["summary"], r["metrics"], r["confusion"], r["compliance"], r["changes"], r["download"], ran]
     shown = dict(concurrency_id="batch", concurrency_limit=1, show_progress_on=[r["summary"]])
     after = [r["key"], r["cost"], r["latency"], r["metrics"], r["compliance"], r["confusion"]]
-    common = [i["prompt_a"], i["prompt_b"], models, mode, workers, keys, extra]
-    run.click(partial(run_batch_job, catalog=catalog),
-              [i["uploads"], i["labels_csv"], i["task"], i["variable"], *common], outputs, api_name="batch",
-              **shown).success(key_results, ran, after, api_visibility="private")
-    samples.click(partial(run_sample_batch, catalog=catalog), [i["task"], *common], outputs,
-                  api_name="batch_samples", **shown).success(key_results, ran, after,
-                                                          api_visibility="private")
+    common = [i["prompt_a"], i["prompt_b"], c["models"], c["mode"], c["workers"], keys, extra]
+    for button, fn, inputs, name in ((c["run"], batch, [i["uploads"], i["labels_csv"], i["task"], i["variable"]],
+                                      "batch"), (c["samples"], batch_samples, [i["task"]], "batch_samples")):
+        button.click(reveal, None, [r["share"], r["link"]], api_visibility="private", queue=False)
+        button.click(fn, [*inputs, *common], outputs, api_name=name, **shown).success(
+            key_results, ran, after, api_visibility="private").success(
+            reveal, ran, [r["share"], r["link"]], api_visibility="private")
+
+    def share_run(ran, profile: gr.OAuthProfile | None):
+        return link_to_run(ran and ran["run_id"], profile, ran and ran["db"])
+
+    wire_share(r["share"], r["link"], share_run, ran)

@@ -15,7 +15,10 @@ from ..comparison import compare_stream
 from ..keys import resolve_key
 from ..tables import results_table, with_headers, without_empty_columns
 from ..wording import error_message, reworded
+from .access import current_user
 from .fields import model_choices, refreshed_models, session_specs, task_fields
+from .share_link import comparison_record, link_to_comparison, reveal, share_controls, wire_share
+from .shared_view import comparison_table
 
 
 class ImageUpload(gr.Image):
@@ -134,6 +137,16 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
                    detail, mode, reasoning_effort="none", *, catalog: list[ModelSpec]):
     """Generator: the cards as text streams in (the previous run's table cleared), then the final cards and the
     results table with the estimated cost beside the actual one."""
+    for cards, table, _kept in compare_and_keep(image_path, task_name, prompt, variable, model_names, keys, extra,
+                                                max_tokens, max_edge, detail, mode, reasoning_effort,
+                                                catalog=catalog):
+        yield cards, table
+
+
+def compare_and_keep(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge,
+                     detail, mode, reasoning_effort="none", *, catalog: list[ModelSpec]):
+    """run_comparison's steps, each with a third value: None while streaming, at the end the finished comparison
+    as the Share link button stores it (share_link.comparison_record)."""
     if not image_path:
         raise gr.Error("Upload an image or pick a sample first.")
     if not model_names:
@@ -153,13 +166,13 @@ def run_comparison(image_path, task_name, prompt, variable, model_names, keys, e
     snapshot = None
     for snapshot in stream:
         if not snapshot.done:
-            yield reworded(snapshot_html(snapshot), "app"), empty
+            yield reworded(snapshot_html(snapshot), "app"), empty, None
     results = snapshot.results
     estimated = _estimated_costs(image_path, specs, prompt, max_edge, detail)
-    table = without_empty_columns(results_table(results, estimated if estimated else None))
-    if "error" in table:
-        table["error"] = [reworded(e, "app") if isinstance(e, str) else e for e in table["error"]]
-    yield reworded(results_html(results), "app"), with_headers(table)
+    params = {k: options[k] for k in ("max_tokens", "max_edge", "detail", "mode", "reasoning_effort")}
+    kept = comparison_record(results, image_path=image_path, task=task, prompt=prompt, variables=variables,
+                             params=params, estimated=estimated)
+    yield reworded(results_html(results), "app"), comparison_table(results, estimated), kept
 
 
 COMPARE_API_DESCRIPTION = (
@@ -216,8 +229,9 @@ def _models_column(catalog: list[ModelSpec]) -> dict:
     table = gr.Dataframe(label="Results table", interactive=False, max_chars=60, pinned_columns=1,
                          elem_id="compare-results", elem_classes=["wb-table"],
                          value=with_headers(without_empty_columns(results_table([]))))
+    share, link = share_controls("compare")
     return dict(models=models, refresh=refresh, costs=costs, key_boxes=key_boxes, custom=custom, add=add, run=run,
-                cards=cards, table=table)
+                cards=cards, table=table, share=share, link=link)
 
 
 def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State, samples: list[str]) -> None:
@@ -241,7 +255,23 @@ def build_compare_tab(catalog: list[ModelSpec], keys: gr.State, extra: gr.State,
     m["add"].click(lambda *a: add_custom_model(*a, catalog), [extra, *m["custom"]], extra,
                    api_visibility="private").success(
         lambda k, e, t: refresh(k, e, [*t, e[-1]["name"]]), [keys, extra, models], models, api_visibility="private")
-    inputs = [s["image"], s["task"], s["prompt"], s["variable"], models, keys, extra, s["max_tokens"], s["max_edge"],
-              s["detail"], s["mode"], s["effort"]]
-    m["run"].click(partial(run_comparison, catalog=catalog), inputs, [m["cards"], m["table"]], api_name="compare",
-                   api_description=COMPARE_API_DESCRIPTION, concurrency_id="models", concurrency_limit=4)
+    _wire_run(s, m, catalog, keys, extra)
+
+
+def _wire_run(s: dict, m: dict, catalog: list[ModelSpec], keys: gr.State, extra: gr.State) -> None:
+    """Run → the cards and table (the /compare endpoint), then the Share link button for that result."""
+    kept = gr.State(None)  # the finished comparison, until Share link stores it
+
+    def compare(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens, max_edge, detail,
+                mode, reasoning_effort, profile: gr.OAuthProfile | None):
+        current_user(profile)  # with sign-in on, only a signed-in user runs models
+        yield from compare_and_keep(image_path, task_name, prompt, variable, model_names, keys, extra, max_tokens,
+                                    max_edge, detail, mode, reasoning_effort, catalog=catalog)
+
+    inputs = [s["image"], s["task"], s["prompt"], s["variable"], m["models"], keys, extra, s["max_tokens"],
+              s["max_edge"], s["detail"], s["mode"], s["effort"]]
+    m["run"].click(reveal, None, [m["share"], m["link"]], api_visibility="private", queue=False)
+    m["run"].click(compare, inputs, [m["cards"], m["table"], kept], api_name="compare",
+                   api_description=COMPARE_API_DESCRIPTION, concurrency_id="models", concurrency_limit=4).success(
+        reveal, kept, [m["share"], m["link"]], api_visibility="private")
+    wire_share(m["share"], m["link"], link_to_comparison, kept, [kept])

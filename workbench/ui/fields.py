@@ -13,6 +13,8 @@ from ..wording import reworded
 APP_CSS = """
 .wb-table th, .wb-table th *, .wb-table td, .wb-table td * {
   white-space: nowrap !important; word-break: normal !important; }
+.wb-warning.prose { border: 1px solid #d4a72c; background: #fff8c5; border-radius: 8px; padding: 8px 12px; }
+.wb-warning.prose * { color: #3b2300 !important; }
 """
 
 

@@ -18,6 +18,7 @@ from ..evaluate import evaluate_run
 from ..labels import allowed_labels, export_labels, label_queue, set_label, top_probability
 from ..store import list_runs, open_run
 from ..store.labels import variables_key
+from .access import current_user
 
 MAX_BUTTONS = 9
 METRIC_COLUMNS = ("model", "prompt_version", "n", "labelled", "accuracy", "macro_f1", "mae", "qwk")
@@ -43,8 +44,9 @@ KEYS_JS = """() => {
 }"""
 
 
-def run_choices():
-    runs = list_runs(limit=200)
+def run_choices(profile: gr.OAuthProfile | None = None):
+    """The store's runs for a Run box; with sign-in on, the signed-in user's only."""
+    runs = list_runs(limit=200, owner=current_user(profile))
     choices = [(f"{r.run_id} · {r.task} · {r.items} images", r.run_id) for r in runs.itertuples()]
     return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
