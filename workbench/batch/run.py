@@ -73,7 +73,8 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
               force: bool = False, run_id: str | None = None, resume: bool = True, batch_size: int = 1,
               max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
               progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
-              source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S) -> BatchRun:
+              source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S,
+              engine: str = "local", ray_address: str | None = None, ray_actors: int | None = None) -> BatchRun:
     """Run every input through every model and prompt version; returns when every item is stored.
 
     inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
@@ -89,12 +90,14 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     image file has changed since, return its run as it is (`up_to_date`), sending nothing. run_id: continue
     that run. via: "chat" (a call per item) or "batch_api" (one model of a provider with a Batch API — OpenAI —
     at its batch price, polled every `poll_s` seconds; an interrupted run polls the same batch again).
+    engine: "local" (this process's lanes) or "ray" (Ray Data actors on the cluster at `ray_address` — "auto",
+    "ray://host:10001" — or a new local one; `ray_actors` HTTP workers, `workers` calls per server cluster-wide).
     Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
     check_mode(mode)
-    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
+    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode, engine)
     given = collect_inputs(inputs, task)
     if labels is not None:
         given = with_labels(given, labels, task)
@@ -124,21 +127,43 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
                                   fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
     options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                       max_auth_failures=max_auth_failures, force=force)
-    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress,
-                     send=through_batch_api(poll_s) if via == "batch_api" else None).run()
+    send = _engine(engine, ray_address, ray_actors) or (through_batch_api(poll_s) if via == "batch_api" else None)
+    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress, send=send).run()
 
 
 def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,
-                      via: str = "chat", mode: str = "generate") -> list[ModelSpec]:
+                      via: str = "chat", mode: str = "generate", engine: str = "local") -> list[ModelSpec]:
     """The batch's models; a bad setting raises ConfigError here, before the run exists."""
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
+    _check_engine(engine, via)
     decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error too
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error
     check_via(via, specs, mode)
     return specs
+
+
+def _check_engine(engine: str, via: str) -> None:
+    from .on_ray import ENGINES, import_ray
+
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r} — use one of: {', '.join(ENGINES)}")
+    if engine == "ray" and via != "chat":
+        raise ConfigError("a Batch API run is one provider batch: it does not go through Ray — drop "
+                          "engine='ray' (--engine ray) or via='batch_api' (--batch-api)")
+    if engine == "ray":
+        import_ray()  # not installed: a ConfigError naming the install command, before the run exists
+
+
+def _engine(engine: str, address: str | None, actors: int | None):
+    """How the pending items are sent when not through this process's lanes."""
+    if engine != "ray":
+        return None
+    from .on_ray import through_ray
+
+    return through_ray(address, actors)
 
 
 def _up_to_date(store: RunStore, fingerprint: str, inputs: list[BatchInput]) -> str | None:
