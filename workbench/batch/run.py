@@ -90,8 +90,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     image file has changed since, return its run as it is (`up_to_date`), sending nothing. run_id: continue
     that run. via: "chat" (a call per item) or "batch_api" (one model of a provider with a Batch API — OpenAI —
     at its batch price, polled every `poll_s` seconds; an interrupted run polls the same batch again).
-    engine: "local" (this process's lanes) or "ray" (Ray Data actors on the cluster at `ray_address` — "auto",
-    "ray://host:10001" — or a new local one; `ray_actors` HTTP workers, `workers` calls per server cluster-wide).
+    engine: "local" (this process) or "ray" (Ray Data actors at `ray_address`, or a new local Ray: see on_ray).
     Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
@@ -99,14 +98,12 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     check_mode(mode)
     specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode, engine)
     given = collect_inputs(inputs, task)
-    if labels is not None:
-        given = with_labels(given, labels, task)
+    given = with_labels(given, labels, task) if labels is not None else given
     if not given:
         raise ConfigError(f"no images found in {inputs!r} (looked for {', '.join(IMAGE_SUFFIXES)})")
     store = db if isinstance(db, RunStore) else RunStore(db)
     versions = prompt_versions(task, prompts, store)
-    if variables:
-        given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given]
+    given = [dataclasses.replace(i, variables={**variables, **i.variables}) for i in given] if variables else given
     params = {"max_tokens": max_tokens, "temperature": temperature, "max_edge": max_edge, "detail": detail,
               "mode": mode}
     items = expand(given, specs, versions, task, params)
@@ -127,8 +124,8 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
                                   fingerprint=fingerprint, n_items=len(items), task_definition=task.definition())
     options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                       max_auth_failures=max_auth_failures, force=force)
-    send = _engine(engine, ray_address, ray_actors) or (through_batch_api(poll_s) if via == "batch_api" else None)
-    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress, send=send).run()
+    return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress,
+                     send=_engine(engine, ray_address, ray_actors, via, poll_s)).run()
 
 
 def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,
@@ -157,8 +154,10 @@ def _check_engine(engine: str, via: str) -> None:
         import_ray()  # not installed: a ConfigError naming the install command, before the run exists
 
 
-def _engine(engine: str, address: str | None, actors: int | None):
-    """How the pending items are sent when not through this process's lanes."""
+def _engine(engine: str, address: str | None, actors: int | None, via: str, poll_s: float):
+    """How the pending items are sent when not through this process's lanes (None: through them)."""
+    if via == "batch_api":
+        return through_batch_api(poll_s)
     if engine != "ray":
         return None
     from .on_ray import through_ray
