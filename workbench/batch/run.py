@@ -16,6 +16,7 @@ from ..models import ModelSpec, resolve_models
 from ..store import RunStore
 from ..tasks import Task, get_task
 from .batch_api import DEFAULT_POLL_S, check_via, through_batch_api
+from .on_ray import check_engine
 from .cache import Answers
 from .context import Options, RunContext
 from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, file_stat, prompt_versions, with_labels
@@ -96,7 +97,8 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     started = time.perf_counter()
     task = get_task(task)
     check_mode(mode)
-    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode, engine)
+    specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
+    check_engine(engine, ray_address, via)
     given = collect_inputs(inputs, task)
     given = with_labels(given, labels, task) if labels is not None else given
     if not given:
@@ -108,11 +110,10 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
               "mode": mode}
     items = expand(given, specs, versions, task, params)
     fingerprint = fingerprint_of(task, specs, versions, params, given)
-    resumed = False
+    resumed = run_id is not None
     if run_id is not None:
         run_id = store.run(run_id)["id"]
         store.mark_running(run_id)
-        resumed = True
     elif resume and not force:
         run_id = store.unfinished_run(fingerprint)
         resumed = run_id is not None
@@ -129,29 +130,16 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
 
 
 def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,
-                      via: str = "chat", mode: str = "generate", engine: str = "local") -> list[ModelSpec]:
+                      via: str = "chat", mode: str = "generate") -> list[ModelSpec]:
     """The batch's models; a bad setting raises ConfigError here, before the run exists."""
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
-    _check_engine(engine, via)
     decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error too
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error
     check_via(via, specs, mode)
     return specs
-
-
-def _check_engine(engine: str, via: str) -> None:
-    from .on_ray import ENGINES, import_ray
-
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine {engine!r} — use one of: {', '.join(ENGINES)}")
-    if engine == "ray" and via != "chat":
-        raise ConfigError("a Batch API run is one provider batch: it does not go through Ray — drop "
-                          "engine='ray' (--engine ray) or via='batch_api' (--batch-api)")
-    if engine == "ray":
-        import_ray()  # not installed: a ConfigError naming the install command, before the run exists
 
 
 def _engine(engine: str, address: str | None, actors: int | None, via: str, poll_s: float):

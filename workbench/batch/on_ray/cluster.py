@@ -9,7 +9,7 @@ from pathlib import Path
 from ...errors import ConfigError, WorkbenchError
 
 INSTALL_HINT = 'pip install "vlm-workbench[ray]" (or pip install "ray[data]")'
-CONNECT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0  # for the TCP check of an address
 
 
 def import_ray():
@@ -53,3 +53,17 @@ def _runtime_env() -> dict:
     """The workers import this very workbench, shipped with the job (a cluster's nodes need only its dependencies:
     pip install "vlm-workbench[ray]" there, or the same requirements)."""
     return {"py_modules": [str(Path(__file__).resolve().parents[2])]}
+
+
+def check_answers(address: str) -> None:
+    """A quick TCP check first: Ray itself waits minutes on an address where nothing listens."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address!r} is not an address — use auto, HOST:6379 or ray://HOST:10001")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise ConfigError(f"no Ray cluster answers at {address!r} ({e}) — start one there (`ray start --head`) "
+                             "or check the address; nothing was sent") from None
