@@ -24,7 +24,7 @@ DEFAULT_ACTORS = 2
 ITEMS_PER_BLOCK = 8  # items per Ray Data block (one map batch): what comes back to the driver at once
 BLOCKS_PER_ACTOR = 4  # map batches in flight on one actor at once, on its event loop
 IO_ACTOR_CPUS = 0.25  # HTTP workers wait on the network; a whole CPU each starved the read stage on 2 cores
-LEASE_MARGIN_S = 30.0
+LEASE_MARGIN_S = 5.0  # a slot held by a worker that died comes back this long after its call's timeout
 
 
 def through_ray(address: str | None = None, actors: int | None = None):
