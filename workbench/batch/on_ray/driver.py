@@ -16,7 +16,7 @@ from ..context import RunContext
 from ..items import Item
 from ..lane import lane_of
 from .cluster import connect
-from .limits import SharedLimits
+from .limits import LIMITS_ACTOR, LIMITS_NAMESPACE, SharedLimits
 from .wire import Outcome, item_row
 from .worker import LaneWorker, RunBundle
 
@@ -79,14 +79,16 @@ class RaySend:
 
     def _stream(self, ray, items: list[Item], local: bool) -> None:
         context = self.context
-        limits, name, namespace = None, None, None
+        limits, scope = None, None
         if not local:
-            name, namespace = f"workbench-limits-{context.run_id}-{uuid.uuid4().hex[:8]}", "workbench"
+            scope = f"{context.run_id}-{uuid.uuid4().hex[:8]}"
+            limits = ray.remote(SharedLimits).options(name=LIMITS_ACTOR, namespace=LIMITS_NAMESPACE,
+                                                      get_if_exists=True, num_cpus=0).remote()
             lease_s = max(it.spec.timeout for it in items) + LEASE_MARGIN_S
-            limits = ray.remote(SharedLimits).options(name=name, namespace=namespace, num_cpus=0).remote(
-                context.options.workers, context.options.max_auth_failures, context.run_id, lease_s)
+            ray.get(limits.configure.remote(scope, context.options.workers, context.options.max_auth_failures,
+                                            context.run_id, lease_s))
         specs = {it.spec.name: it.spec for it in items}
-        bundle = RunBundle(context.run_id, context.task, specs, context.params, context.options, name, namespace)
+        bundle = RunBundle(context.run_id, context.task, specs, context.params, context.options, scope)
         try:
             for batch in self._dataset(ray, items, bundle, local).iter_batches(batch_size=None, prefetch_batches=0):
                 self._commit(batch, items)
@@ -97,8 +99,7 @@ class RaySend:
                                  "received is stored; run the same batch again to resume") from None
         finally:
             if limits is not None:
-                self._say_stops(ray, limits)
-                ray.kill(limits)
+                self._say_stops(ray, limits, scope)
 
     def _dataset(self, ray, items: list[Item], bundle: RunBundle, local: bool):
         rows = [item_row(n, it) for n, it in enumerate(items)]
@@ -130,9 +131,10 @@ class RaySend:
             context.progress.calls += outcome.attempts
             context.emit(item, outcome.result, outcome.attempts)
 
-    def _say_stops(self, ray, limits) -> None:
+    def _say_stops(self, ray, limits, scope: str) -> None:
         try:
-            report = ray.get(limits.report.remote(), timeout=10)
+            report = ray.get(limits.report.remote(scope), timeout=10)
+            limits.forget.remote(scope)
         except Exception:  # noqa: BLE001 — the messages are a courtesy; the rows already say why
             return
         for message in report["stopped"].values():

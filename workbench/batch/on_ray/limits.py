@@ -16,24 +16,37 @@ from ..limiter import Limiter
 from ..retry import AuthBreaker
 
 REAP_EVERY_S = 1.0
+LIMITS_ACTOR, LIMITS_NAMESPACE = "workbench-limits", "workbench"
 
 
 class SharedLimits:
-    """The body of the shared-limits actor (made a Ray actor by the driver, so this module never imports ray)."""
+    """The body of the shared-limits actor (made a Ray actor by the driver, so this module never imports ray).
+    One actor per Ray session serves every run: a run's lanes are named `SCOPE|lane`, its settings set per scope
+    (`configure`), so a second run does not pay for another actor process."""
 
-    def __init__(self, workers: int, max_auth_failures: int, run_id: str, lease_s: float) -> None:
-        self.workers, self.max_auth_failures, self.run_id, self.lease_s = workers, max_auth_failures, run_id, lease_s
+    def __init__(self) -> None:
+        self.settings: dict[str, tuple[int, int, str, float]] = {}  # scope -> workers, auth limit, run, lease_s
         self.lanes: dict[str, tuple[Limiter, AuthBreaker]] = {}
         self.leases: dict[int, tuple[str, float]] = {}  # lease -> (lane, when it lapses)
         self._ids = itertools.count(1)
         self._reaper: asyncio.Task | None = None
         self.most_active: dict[str, int] = {}  # lane -> most calls in flight at once, cluster-wide
 
+    async def configure(self, scope: str, workers: int, max_auth_failures: int, run_id: str, lease_s: float) -> None:
+        self.settings[scope] = (workers, max_auth_failures, run_id, lease_s)
+
+    async def forget(self, scope: str) -> None:
+        for lane in [lane for lane in self.lanes if lane.startswith(scope + "|")]:
+            del self.lanes[lane]
+        self.settings.pop(scope, None)
+
     def _lane(self, lane: str) -> tuple[Limiter, AuthBreaker]:
         if self._reaper is None:
             self._reaper = asyncio.get_running_loop().create_task(self._reap())
         if lane not in self.lanes:
-            self.lanes[lane] = (Limiter(self.workers), AuthBreaker(self.max_auth_failures, lane, self.run_id))
+            scope, name = lane.split("|", 1)
+            workers, max_auth_failures, run_id, _ = self.settings[scope]
+            self.lanes[lane] = (Limiter(workers), AuthBreaker(max_auth_failures, name, run_id))
         return self.lanes[lane]
 
     async def acquire(self, lane: str) -> tuple[int | None, float, str | None]:
@@ -46,14 +59,14 @@ class SharedLimits:
             limiter.release()
             return None, began, breaker.stopped
         lease = next(self._ids)
-        self.leases[lease] = (lane, time.monotonic() + self.lease_s)
+        self.leases[lease] = (lane, time.monotonic() + self.settings[lane.split("|", 1)[0]][3])
         self.most_active[lane] = max(self.most_active.get(lane, 0), limiter.active)
         return lease, began, None
 
     async def release(self, lease: int) -> None:
         entry = self.leases.pop(lease, None)
-        if entry is not None:
-            self._lane(entry[0])[0].release()
+        if entry is not None and entry[0] in self.lanes:
+            self.lanes[entry[0]][0].release()
 
     async def succeeded(self, lane: str) -> None:
         limiter, breaker = self._lane(lane)
@@ -68,10 +81,11 @@ class SharedLimits:
         limiter.probe()  # one call at a time, cluster-wide, until a call succeeds
         breaker.failed(AuthError(message))
 
-    async def report(self) -> dict:
+    async def report(self, scope: str) -> dict:
         """What the driver reads at the end: why lanes stopped (said once), and the most calls in flight."""
-        stopped = {lane: b.stopped for lane, (_, b) in self.lanes.items() if b.stopped}
-        return {"stopped": stopped, "most_active": dict(self.most_active)}
+        mine = {lane: pair for lane, pair in self.lanes.items() if lane.startswith(scope + "|")}
+        stopped = {lane: b.stopped for lane, (_, b) in mine.items() if b.stopped}
+        return {"stopped": stopped, "most_active": {lane: self.most_active.get(lane, 0) for lane in mine}}
 
     async def _reap(self) -> None:
         while True:

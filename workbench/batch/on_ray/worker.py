@@ -23,7 +23,7 @@ from ..limiter import Limiter
 from ..reader import Picture, _read_image, max_edge
 from ..retry import AuthBreaker
 from ..sender import Sender
-from .limits import ClusterBreaker, ClusterLimiter
+from .limits import LIMITS_ACTOR, LIMITS_NAMESPACE, ClusterBreaker, ClusterLimiter
 from .wire import Outcome, item_of_row
 
 
@@ -36,8 +36,7 @@ class RunBundle:
     specs: dict[str, ModelSpec]
     params: dict
     options: Options
-    limits_name: str | None  # the shared-limits actor (HTTP lanes); None for local models
-    namespace: str | None = None
+    limits_scope: str | None  # this run's lanes in the shared-limits actor (HTTP lanes); None for local models
 
 
 @dataclass
@@ -72,7 +71,6 @@ class LaneWorker:
         self.context = WorkerContext(bundle.run_id, bundle.task, bundle.params, bundle.options)
         self.senders: dict[str, Sender] = {}  # lane -> its sender
         self.capabilities: dict[str, Capabilities] = {}
-        self._sessions: contextlib.AsyncExitStack | None = None
         self._limits = None
 
     async def __call__(self, batch: dict) -> dict:
@@ -89,9 +87,12 @@ class LaneWorker:
         sendable = [(i, it) for i, it in items if it in pictures]
         local = [(i, it) for i, it in sendable if self._sender(it.spec)[1]]
         remote = [(i, it) for i, it in sendable if not self._sender(it.spec)[1]]
-        await self._open_sessions({it.spec.backend for _, it in remote})
-        calls = [self._call(i, it, pictures[it]) for i, it in remote]
-        done = await asyncio.gather(*calls)
+        async with contextlib.AsyncExitStack() as sessions:
+            # per map batch: a session's shared clients live in a context variable, which the actor's other
+            # batches (tasks of their own) would not see
+            for name in {it.spec.backend for _, it in remote}:
+                await sessions.enter_async_context(get_backend(name).session())
+            done = await asyncio.gather(*(self._call(i, it, pictures[it]) for i, it in remote))
         return outcomes + list(done) + await self._local(local, pictures)
 
     def _read(self, items: list[tuple[int, Item]]) -> tuple[dict[Item, tuple[Picture, tuple | None]], list[Outcome]]:
@@ -133,12 +134,13 @@ class LaneWorker:
         lane, local = lane_of(spec, backend)
         if lane not in self.senders:
             options = self.context.options
-            if local or self.bundle.limits_name is None:
+            if local or self.bundle.limits_scope is None:
                 limiter, breaker = Limiter(1 if local else options.workers), AuthBreaker(
                     options.max_auth_failures, lane, self.bundle.run_id)
             else:
-                breaker = ClusterBreaker(self._limits_actor(), lane)
-                limiter = ClusterLimiter(self._limits_actor(), lane, options.workers, breaker)
+                shared = f"{self.bundle.limits_scope}|{lane}"
+                breaker = ClusterBreaker(self._limits_actor(), shared)
+                limiter = ClusterLimiter(self._limits_actor(), shared, options.workers, breaker)
             self.senders[lane] = Sender(self.context, backend, limiter, breaker, self.capabilities)
         return self.senders[lane], local
 
@@ -146,17 +148,8 @@ class LaneWorker:
         if self._limits is None:
             import ray
 
-            self._limits = ray.get_actor(self.bundle.limits_name, namespace=self.bundle.namespace)
+            self._limits = ray.get_actor(LIMITS_ACTOR, namespace=LIMITS_NAMESPACE)
         return self._limits
-
-    async def _open_sessions(self, backends: set[str]) -> None:
-        """Each backend's session (one HTTP client per server) opened once, kept for the actor's life."""
-        if self._sessions is None:
-            self._sessions = contextlib.AsyncExitStack()
-            self._opened: set[str] = set()
-        for name in backends - self._opened:
-            self._opened.add(name)
-            await self._sessions.enter_async_context(get_backend(name).session())
 
     async def _call(self, index: int, item: Item, read: tuple[Picture, tuple | None]) -> Outcome:
         picture, stat = read
