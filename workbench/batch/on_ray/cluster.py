@@ -40,13 +40,26 @@ def connect(address: str | None) -> tuple[object, bool, float]:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(address="local", _node_ip_address="127.0.0.1", **kwargs)
+            _start_local(ray, kwargs)
     except Exception as e:  # noqa: BLE001 — Ray raises ConnectionError, RuntimeError, TimeoutError…
         where = f"the Ray cluster at {address!r}" if address else "a local Ray"
         fix = ("start it (`ray start --head`) or check the address (`ray://HOST:10001` for a remote head)"
                if address else "see the Ray log above; `ray stop` clears a stale local cluster")
         raise WorkbenchError(f"could not reach {where}: {type(e).__name__}: {e} — {fix}; nothing was sent") from None
     return ray, True, time.perf_counter() - started
+
+
+def _start_local(ray, kwargs: dict, tries: int = 2) -> None:
+    """A new local Ray on 127.0.0.1. Ray gives its node 30 s to register, which a busy machine can miss: tried
+    again once."""
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(address="local", _node_ip_address="127.0.0.1", **kwargs)
+            return
+        except Exception as e:  # noqa: BLE001
+            if "timed out during startup" not in str(e) or attempt == tries:
+                raise
+            ray.shutdown()
 
 
 def _runtime_env() -> dict:
