@@ -110,7 +110,8 @@ def _add_batch(sub) -> None:
     p.add_argument("--poll-s", type=_positive_float, default=30.0, metavar="S",
                    help="seconds between polls of a Batch API batch (default 30)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process (default); ray: Ray Data actors (pip install \"vlm-workbench[ray]\")")
+                   help="local: this process (default); ray: Ray Data actors on a cluster or a new local Ray "
+                        "(the [ray] extra)")
     p.add_argument("--ray-address", metavar="ADDRESS",
                    help="with --engine ray: auto (the cluster this machine belongs to) or ray://HOST:10001; "
                         "default: a new local Ray on 127.0.0.1")

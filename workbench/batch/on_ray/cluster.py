@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...errors import ConfigError, WorkbenchError
 
-INSTALL_HINT = 'pip install "vlm-workbench[ray]" (or pip install "ray[data]")'
+INSTALL_HINT = 'pip install -e ".[ray]" in the workbench folder (the [ray] extra), or pip install "ray[data]>=2.60"'
 CONNECT_TIMEOUT_S = 5.0  # for the TCP check of an address
 
 
