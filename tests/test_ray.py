@@ -96,6 +96,22 @@ def test_settings_that_cannot_go_through_ray_are_refused(tmp_path):
         run_batch(images, "ask", [model], db=tmp_path / "wb.db", ray_address="auto")
 
 
+def test_vllm_through_ray_data_llm_is_configured_and_refused_clearly_without_vllm(tmp_path, sample_image):
+    from workbench.batch.on_ray.vllm import messages, vllm_config, vllm_processor
+
+    model = ModelSpec(name="Qwen2.5-VL 7B (vLLM)", backend="transformers", model="Qwen/Qwen2.5-VL-7B-Instruct")
+    config = vllm_config(model, engines=2, batch_size=16, gpus_per_engine=2)
+    assert type(config).__name__ == "vLLMEngineProcessorConfig" and config.model_source == model.model
+    assert (config.concurrency, config.batch_size) == (2, 16)
+    assert config.engine_kwargs["tensor_parallel_size"] == 2 and config.engine_kwargs["limit_mm_per_prompt"]
+    assert config.should_continue_on_error  # a failed row comes back as a row, never a failed run
+    sample_image.save(tmp_path / "road.png")
+    chat = messages("How bad is it?", str(tmp_path / "road.png"))
+    assert chat[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+    with pytest.raises(ConfigError, match="needs vLLM, which is not installed here — pip install vllm"):
+        vllm_processor(model, "pothole_severity")
+
+
 # --- one local node ----------------------------------------------------------------------------------------
 
 
