@@ -7,12 +7,15 @@ of the blocks in flight — actors × BLOCKS_PER_ACTOR × ITEMS_PER_BLOCK items 
 Nothing stored is ever sent again: a re-run sends only what the store lacks."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 
 from ...backends import Availability, get_backend
 from ...errors import BackendError, WorkbenchError
-from ..context import RunContext
+from ...keys import resolve_key
+from ...models import ModelSpec
+from ..context import Options, RunContext
 from ..items import Item
 from ..lane import lane_of
 from .cluster import connect
@@ -88,7 +91,8 @@ class RaySend:
             ray.get(limits.configure.remote(scope, context.options.workers, context.options.max_auth_failures,
                                             context.run_id, lease_s))
         specs = {it.spec.name: it.spec for it in items}
-        bundle = RunBundle(context.run_id, context.task, specs, context.params, context.options, scope)
+        bundle = RunBundle(context.run_id, context.task, specs, context.params, _with_keys(context.options, specs),
+                           scope)
         try:
             for batch in self._dataset(ray, items, bundle, local).iter_batches(batch_size=None, prefetch_batches=0):
                 self._commit(batch, items)
@@ -139,6 +143,17 @@ class RaySend:
             return
         for message in report["stopped"].values():
             self.context.say(message)
+
+
+def _with_keys(options: Options, specs: dict[str, ModelSpec]) -> Options:
+    """The run's options with each model's key resolved here (given, .env or environment): a cluster's nodes do not
+    share the driver's environment. Keys reach the workers as actor arguments, never in a row or a result."""
+    keys = dict(options.keys or {})
+    for spec in specs.values():
+        env = spec.resolved_key_env
+        if env and env not in keys and (value := resolve_key(env, keys)):
+            keys[env] = value
+    return dataclasses.replace(options, keys=keys or None)
 
 
 def _is_local(item: Item) -> bool:
