@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from ...errors import ConfigError, WorkbenchError
+from ...errors import ConfigError
 
 INSTALL_HINT = 'pip install -e ".[ray]" in the workbench folder (the [ray] extra), or pip install "ray[data]>=2.60"'
 CONNECT_TIMEOUT_S = 5.0  # for the TCP check of an address
@@ -45,7 +45,7 @@ def connect(address: str | None) -> tuple[object, bool, float]:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray"
         fix = ("start it (`ray start --head`) or check the address (`ray://HOST:10001` for a remote head)"
                if address else "see the Ray log above; `ray stop` clears a stale local cluster")
-        raise WorkbenchError(f"could not reach {where}: {type(e).__name__}: {e} — {fix}; nothing was sent") from None
+        raise ConfigError(f"could not reach {where}: {type(e).__name__}: {e} — {fix}; nothing was sent") from None
     return ray, True, time.perf_counter() - started
 
 
