@@ -26,7 +26,7 @@ def import_ray():
 def connect(address: str | None) -> tuple[object, bool, float]:
     """(ray, whether this call started Ray and must shut it down, seconds it took). No address: the Ray already
     initialised in this process, else a new local one on 127.0.0.1 only. An address (`auto`, `ray://host:10001`,
-    `host:6379`): that cluster, or a WorkbenchError naming the address."""
+    `host:6379`): that cluster, or a ConfigError naming the address."""
     started = time.perf_counter()
     ray = import_ray()
     if ray.is_initialized():
