@@ -112,6 +112,34 @@ def test_vllm_through_ray_data_llm_is_configured_and_refused_clearly_without_vll
         vllm_processor(model, "pothole_severity")
 
 
+def test_the_shared_limits_pause_every_worker_for_retry_after_and_take_back_a_dead_workers_slots():
+    """The body of the shared-limits actor, on an event loop of its own (Ray only carries the calls to it)."""
+    import asyncio
+
+    from workbench.batch.on_ray.limits import SharedLimits
+
+    async def scenario() -> tuple[float, float, int]:
+        limits = SharedLimits()
+        await limits.configure("run", 2, 3, "run", 0.3)
+        lane = "run|openai http://127.0.0.1:9/v1"
+        first, began, _ = await limits.acquire(lane)  # worker A
+        await limits.rate_limited(lane, 0.5, began)  # A's call got a 429 saying retry-after: 0.5
+        await limits.release(first)
+        waited = time.monotonic()
+        second, _, _ = await limits.acquire(lane)  # worker B, elsewhere in the cluster, waits out the pause
+        waited = time.monotonic() - waited
+        halved = limits.lanes[lane][0].limit
+        # B dies holding its slot (never released): the lease lapses, and the slot comes back
+        lapsed = time.monotonic()
+        third, _, _ = await asyncio.wait_for(limits.acquire(lane), 5)
+        await asyncio.wait_for(limits.acquire(lane), 5)  # limit 1 after the cut: only B's lapsed lease frees it
+        return waited, time.monotonic() - lapsed, halved
+
+    waited, lapsed, halved = asyncio.run(scenario())
+    assert waited >= 0.45 and halved == 1
+    assert lapsed >= 0.25
+
+
 # --- one local node ----------------------------------------------------------------------------------------
 
 

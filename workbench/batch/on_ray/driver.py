@@ -8,6 +8,7 @@ Nothing stored is ever sent again: a re-run sends only what the store lacks."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import uuid
 
@@ -50,6 +51,8 @@ class RaySend:
             return
         self.context.progress.note("starting Ray…")
         ray, started, self.startup_s = connect(self.address)
+        quiet = logging.getLogger("ray.data")
+        level, quiet.level = quiet.level, logging.ERROR  # its INFO lines would break into the run's own bar
         try:
             ray.data.DataContext.get_current().enable_progress_bars = False  # the run's own bar says it all
             local = [it for it in pending if _is_local(it)]
@@ -59,6 +62,7 @@ class RaySend:
             if local:
                 self._stream(ray, local, local=True)
         finally:
+            quiet.setLevel(level)
             self.context.progress.note("")
             if started:
                 ray.shutdown()
