@@ -54,6 +54,7 @@ class RaySend:
         quiet = logging.getLogger("ray.data")
         level, quiet.level = quiet.level, logging.ERROR  # its INFO lines would break into the run's own bar
         try:
+            self.context.progress.note(f"Ray up in {self.startup_s:.0f} s, starting its workers…")
             ray.data.DataContext.get_current().enable_progress_bars = False  # the run's own bar says it all
             local = [it for it in pending if _is_local(it)]
             remote = [it for it in pending if not _is_local(it)]
@@ -125,6 +126,8 @@ class RaySend:
         context = self.context
         if context.writer.error is not None:
             raise WorkbenchError(f"the run store failed: {context.writer.error}")
+        if not self.done:
+            context.progress.note("")  # the first answers are in: the bar says the rest
         for index, payload in zip(batch["i"], batch["outcome"]):
             outcome = Outcome.of_row(index, payload)
             if outcome.index in self.done:
