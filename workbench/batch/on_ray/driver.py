@@ -41,7 +41,7 @@ def through_ray(address: str | None = None, actors: int | None = None):
 class RaySend:
     def __init__(self, context: RunContext, address: str | None, actors: int) -> None:
         self.context, self.address, self.actors = context, address, actors
-        self.done: set[int] = set()  # indexes committed (a block Ray ran twice is stored once)
+        self.done: set[int] = set()  # indexes of this stream committed (a block Ray ran twice is stored once)
         self.recorded: set[str] = set()  # image files whose hash is recorded this run
         self.startup_s: float | None = None
 
@@ -51,8 +51,8 @@ class RaySend:
             return
         self.context.progress.note("starting Ray…")
         ray, started, self.startup_s = connect(self.address)
-        quiet = logging.getLogger("ray.data")
-        level, quiet.level = quiet.level, logging.ERROR  # its INFO lines would break into the run's own bar
+        quiet, level = logging.getLogger("ray.data"), logging.getLogger("ray.data").level
+        quiet.setLevel(logging.ERROR)  # its INFO lines would break into the run's own bar
         try:
             self.context.progress.note(f"Ray up in {self.startup_s:.0f} s, starting its workers…")
             ray.data.DataContext.get_current().enable_progress_bars = False  # the run's own bar says it all
@@ -87,6 +87,7 @@ class RaySend:
 
     def _stream(self, ray, items: list[Item], local: bool) -> None:
         context = self.context
+        self.done = set()  # indexes are per stream: local models' items are a second stream
         limits, scope = None, None
         if not local:
             scope = f"{context.run_id}-{uuid.uuid4().hex[:8]}"
