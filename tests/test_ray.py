@@ -245,7 +245,11 @@ def test_a_tiny_local_model_answers_through_ray_actors_as_it_does_without(ray_no
     model = ModelSpec(name="tiny llava", backend="transformers", model=tiny_llava_dir, device="cpu")
     kw = {"max_tokens": 8, "batch_size": 2, "progress": False}
     here = run_batch(images, "ask", [model], db=tmp_path / "here.db", **kw).results()
-    there = run_batch(images, "ask", [model], db=tmp_path / "ray.db", engine="ray", **kw).results()
+    with FaultServer() as server:  # an HTTP model beside it: its items go first, the local model's after
+        run = run_batch(images, "ask", [model, spec(server)], db=tmp_path / "ray.db", engine="ray", **kw)
+    assert (run.total, run.answered, run.failed) == (8, 8, 0)
+    there = run.results()
+    there = there[there["model"] == model.name]
     assert len(here) == len(there) == 4 and set(there["status"]) != {"error"}
     answers = dict(zip(here["image_path"], here["raw_text"]))
     assert dict(zip(there["image_path"], there["raw_text"])) == answers
