@@ -3,6 +3,7 @@
     workbench models
     workbench run photo.jpg --task pothole_severity --model "GPT-4o mini (OpenAI)"
     workbench batch --path scans/ --task pii_detection --model llava --api-base http://localhost:8000/v1
+    workbench batch --path scans/ --task pii_detection --model llava --engine ray --ray-address auto
     workbench eval RUN --labels labels.csv
     workbench recommend RUN [RUN …] --bar "accuracy>=0.9" [--human-cost 0.05]
     workbench export RUN --format jsonl
@@ -108,6 +109,14 @@ def _add_batch(sub) -> None:
                         "run the same command again to resume polling")
     p.add_argument("--poll-s", type=_positive_float, default=30.0, metavar="S",
                    help="seconds between polls of a Batch API batch (default 30)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: Ray Data actors on a cluster or a new local Ray "
+                        "(the [ray] extra)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --engine ray: auto (the cluster this machine belongs to) or ray://HOST:10001; "
+                        "default: a new local Ray on 127.0.0.1")
+    p.add_argument("--ray-actors", type=_positive_int, metavar="N", help="with --engine ray: HTTP worker actors "
+                   "(default 2); --workers stays the limit of calls per server across all of them")
     _store_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
@@ -277,7 +286,8 @@ def cmd_batch(args) -> int:
                     temperature=args.temperature, max_edge=args.max_edge, mode=args.mode, force=args.force,
                     run_id=args.run_id, resume=not args.new_run, batch_size=args.batch_size,
                     progress=not args.no_progress, source=" ".join(args.paths),
-                    via="batch_api" if args.batch_api else "chat", poll_s=args.poll_s)
+                    via="batch_api" if args.batch_api else "chat", poll_s=args.poll_s, engine=args.engine,
+                    ray_address=args.ray_address, ray_actors=args.ray_actors)
     return _report(run, args.json)
 
 

@@ -16,6 +16,7 @@ from ..models import ModelSpec, resolve_models
 from ..store import RunStore
 from ..tasks import Task, get_task
 from .batch_api import DEFAULT_POLL_S, check_via, through_batch_api
+from .on_ray import check_engine
 from .cache import Answers
 from .context import Options, RunContext
 from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, file_stat, prompt_versions, with_labels
@@ -74,7 +75,8 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
               max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES,
               progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None,
               source: str | None = None, via: str = "chat", poll_s: float = DEFAULT_POLL_S,
-              owner: str | None = None) -> BatchRun:
+              owner: str | None = None, engine: str = "local", ray_address: str | None = None,
+              ray_actors: int | None = None) -> BatchRun:
     """Run every input through every model and prompt version; returns when every item is stored.
 
     inputs: a folder, an image, a CSV (path,label[,task][,variables…]), or a list of those / `BatchInput`s.
@@ -91,12 +93,14 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     that run. via: "chat" (a call per item) or "batch_api" (one model of a provider with a Batch API — OpenAI —
     at its batch price, polled every `poll_s` seconds; an interrupted run polls the same batch again).
     owner: who started it (the app's signed-in user): stored with the run, and one user never resumes another's.
+    engine: "local" (this process) or "ray" (Ray Data actors at `ray_address`, or a new local Ray: see on_ray).
     Bad settings (unknown task or model, missing prompt variables, unreadable CSV) raise ConfigError before
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
     check_mode(mode)
     specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
+    check_engine(engine, ray_address, via)
     given = _inputs_of(inputs, task, labels, variables)
     store = db if isinstance(db, RunStore) else RunStore(db)
     versions = prompt_versions(task, prompts, store)
@@ -106,11 +110,10 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     fingerprint = fingerprint_of(task, specs, versions, params, given)
     if owner is not None:  # the same batch by two signed-in users is two runs, each in its owner's History
         fingerprint = f"{fingerprint}@{owner}"
-    resumed = False
+    resumed = run_id is not None
     if run_id is not None:
         run_id = store.run(run_id)["id"]
         store.mark_running(run_id)
-        resumed = True
     elif resume and not force:
         run_id = store.unfinished_run(fingerprint)
         resumed = run_id is not None
@@ -124,7 +127,7 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     options = Options(keys=keys, workers=workers, batch_size=batch_size, max_attempts=max_attempts,
                       max_auth_failures=max_auth_failures, force=force)
     return Execution(store, run_id, task, params, options, items, resumed, progress, on_progress,
-                     send=through_batch_api(poll_s) if via == "batch_api" else None).run()
+                     send=_engine(engine, ray_address, ray_actors, via, poll_s)).run()
 
 
 def _inputs_of(inputs, task: Task, labels, variables: dict | None) -> list[BatchInput]:
@@ -150,6 +153,17 @@ def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, 
         get_backend(spec.backend)  # an unknown backend is a settings error
     check_via(via, specs, mode)
     return specs
+
+
+def _engine(engine: str, address: str | None, actors: int | None, via: str, poll_s: float):
+    """How the pending items are sent when not through this process's lanes (None: through them)."""
+    if via == "batch_api":
+        return through_batch_api(poll_s)
+    if engine != "ray":
+        return None
+    from .on_ray import through_ray
+
+    return through_ray(address, actors)
 
 
 def _up_to_date(store: RunStore, fingerprint: str, inputs: list[BatchInput]) -> str | None:
