@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--quantization", choices=["4bit", "8bit"], help="load through bitsandbytes")
+    parser.add_argument("--images", type=int, default=50, help="distinct images (varied crops of sample_images/)")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="only the side by side with transformers' pipeline")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -80,10 +83,13 @@ def main() -> None:
 
 def run(args) -> None:
     spec = ModelSpec(name="bench", backend="transformers", model=args.model, quantization=args.quantization)
-    images = fifty_images()
+    images = fifty_images(args.images)
     backend = TransformersLocal()
-    run_model(images[0], TASK, spec, mode="score")  # load the model, build the decision pipeline, warm up
-    run_model(images[0], TASK, spec, max_tokens=4)
+    run_model(images[0], TASK, spec, max_tokens=4)  # load the model, warm up
+    if args.pipeline_only:
+        against_pipeline(args, spec, images)
+        return
+    run_model(images[0], TASK, spec, mode="score")  # build the decision pipeline
     import torch
 
     print(f"model: {args.model} ({args.quantization or 'full precision'}, {load_model(spec).device})\n"
@@ -130,32 +136,46 @@ def run(args) -> None:
 
 def against_pipeline(args, spec: ModelSpec, images: list) -> None:
     """run_batch (reading files, the store, the lane's batches) against transformers' pipeline on the same images
-    in memory, at the same batch size: the workbench's whole path against the library's."""
+    in memory, one by one and at `--batch-size`: the workbench's whole path against the library's. The two
+    alternate, round after round, and each figure is the median of `--rounds` runs, so a neighbour's load on a
+    shared machine falls on both sides alike."""
     from workbench import run_batch
     from workbench.testing import pipeline_answers
 
     prompt = "Describe this road surface in detail."
     pils = [im.pil for im in images]
-    pipe_s, expected = timed(lambda ims: pipeline_answers(spec, ims, prompt, batch_size=args.batch_size,
-                                                          max_tokens=args.max_tokens), pils, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         for i, pil in enumerate(pils):
             pil.save(Path(tmp) / f"img{i:03d}.png")
 
-        def batch(_):  # a fresh store each round: a cached answer would not be a measurement
+        def batch(size: int) -> list[str]:  # a fresh store each run: a cached answer would not be a measurement
             db = Path(tmp) / f"run{time.perf_counter_ns()}.db"
             run = run_batch(tmp, "ask", [spec], prompts=prompt, db=db, max_tokens=args.max_tokens,
-                            batch_size=args.batch_size, progress=False)
+                            batch_size=size, progress=False)
             return run.results().sort_values("image_path")["raw_text"].tolist()
 
-        batch_s, answers = timed(batch, None, args.rounds)
-    same = sum(a == b for a, b in zip(answers, expected))
-    print(f"run_batch vs transformers pipeline, batches of {args.batch_size}, {len(images)} images, "
-          f"max {args.max_tokens} new tokens")
-    print(f"  pipeline:  {len(images) / pipe_s:7.1f} images/s  (images in memory)")
-    print(f"  run_batch: {len(images) / batch_s:7.1f} images/s  (PNG files, run store)")
-    print(f"  ratio: run_batch gives {pipe_s / batch_s:.2f}× the pipeline's images/s (goal ≥ 0.9×); "
-          f"{same}/{len(images)} answers identical (greedy)")
+        sizes = sorted({1, args.batch_size})
+        times: dict = {(side, size): [] for side in ("pipeline", "run_batch") for size in sizes}
+        answers: dict = {}
+        for _ in range(args.rounds):
+            for size in sizes:
+                for side, fn in (("pipeline", lambda n: pipeline_answers(spec, pils, prompt, batch_size=n,
+                                                                         max_tokens=args.max_tokens)),
+                                 ("run_batch", batch)):
+                    start = time.perf_counter()
+                    answers[side, size] = fn(size)
+                    times[side, size].append(time.perf_counter() - start)
+    print(f"run_batch vs transformers pipeline, {len(images)} images, max {args.max_tokens} new tokens, "
+          f"alternating, median of {args.rounds} runs each")
+    for size in sizes:
+        pipe_s, batch_s = (statistics.median(times[side, size]) for side in ("pipeline", "run_batch"))
+        same = sum(a == b for a, b in zip(answers["run_batch", size], answers["pipeline", size]))
+        each = ", ".join(f"{len(images) / p:.1f}/{len(images) / b:.1f}"
+                         for p, b in zip(times["pipeline", size], times["run_batch", size]))
+        print(f"  batch size {size}: pipeline {len(images) / pipe_s:6.1f} images/s (images in memory), "
+              f"run_batch {len(images) / batch_s:6.1f} images/s (PNG files, run store): ratio "
+              f"{pipe_s / batch_s:.2f}× (goal ≥ 0.9× at batch {args.batch_size}); {same}/{len(images)} answers "
+              f"identical (greedy); runs pipeline/run_batch: {each}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""Big images prepared in worker processes, so that the event loop driving a batch's calls never waits for the GIL
+while a decoder thread hashes or resizes a photo; small images stay in the decoder threads, where a worker
+process would cost more to hand them to than they cost to read.
+
+The pool is started on the first big image (a batch of small images never starts one), uses the spawn start
+method (the run's threads, the event loop's and the writer's, must not be forked), holds as many processes as
+there are decoders (`decoder_threads`), and shuts down with the run. A worker that raises gives that image's
+error, exactly as a thread would; a pool that breaks (a worker killed, or one that could not start) is not used
+again in the run: its images are read in-process, as before."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable
+
+from ..errors import ConfigError
+from ..image_prep import prepare_file
+
+# Files of at least this many bytes are prepared in a worker process. Measured with `bench/batch_bench.py
+# photo-sizes` (JPEGs of 0.3 to 12 MP, 48 at a time, 64 calls in flight against a 50 ms server, on 2 cores): see
+# the README's Performance section for the figures.
+PROCESS_MIN_BYTES = 1 << 20
+
+
+def process_min_bytes() -> int | None:
+    """The smallest file prepared in a worker process: PROCESS_MIN_BYTES, or $WORKBENCH_PROCESS_MIN_BYTES (a whole
+    number of bytes; "off": never, every image in the decoder threads)."""
+    given = os.environ.get("WORKBENCH_PROCESS_MIN_BYTES", "").strip().lower()
+    if not given:
+        return PROCESS_MIN_BYTES
+    if given == "off":
+        return None
+    if not given.isdigit():
+        raise ConfigError(f"WORKBENCH_PROCESS_MIN_BYTES must be a whole number of bytes or 'off' (got {given!r}) — "
+                          "e.g. 1048576, or unset it for the default")
+    return int(given)
+
+
+def refuse_while_a_worker_imports_main() -> None:
+    """A spawned worker imports the script that started the run, as `__mp_main__`, before it runs anything. A
+    script that calls run_batch at its top level would then run the whole batch again in every worker (and pay
+    for its calls twice): refuse, with the fix. The same test multiprocessing itself makes before it starts a
+    process (`spawn._check_not_importing_main`)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ConfigError("a batch was started while a worker process imported your script — put the call under "
+                          "`if __name__ == \"__main__\":` (worker processes prepare big photos; each one imports "
+                          "the main script first)")
+
+
+class PhotoProcesses:
+    """A run's worker processes for big images: `submit` one, `result` waits for it (in a decoder thread)."""
+
+    def __init__(self, workers: int, min_bytes: int | None, say: Callable[[str], None]) -> None:
+        self.workers, self.min_bytes, self.say = workers, min_bytes, say
+        self.pools_started = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
+        self._lock = threading.Lock()
+
+    def takes(self, stat: tuple[int, int] | None, prepare: Callable | None) -> bool:
+        """Whether an image file of this (size, mtime) is prepared in a worker process."""
+        return (self.min_bytes is not None and stat is not None and stat[0] >= self.min_bytes and not self._broken
+                and shippable(prepare))
+
+    def submit(self, path: str, edges: list[int], prepare: Callable | None) -> Future | None:
+        """The image's preparation, started in a worker process; None where the pool is not to be used."""
+        with self._lock:
+            if self._broken:
+                return None
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self.pools_started += 1
+            try:
+                return self._pool.submit(prepare_file, path, edges, prepare)
+            except (BrokenProcessPool, RuntimeError) as e:  # broken, or shut down as the run stops
+                self._break(e)
+                return None
+
+    def result(self, future: Future, path: str, edges: list[int], prepare: Callable | None) -> tuple:
+        """What `prepare_file` returns; an error of the image is raised as the worker raised it. If the pool broke,
+        the image is read here instead, as it was before there were worker processes."""
+        try:
+            return future.result()
+        except BrokenProcessPool as e:
+            with self._lock:
+                self._break(e)
+            return prepare_file(path, edges, prepare)
+
+    def _break(self, error: Exception) -> None:
+        if not self._broken:
+            self._broken = True
+            self.say(f"the worker processes that prepare big images stopped ({error}); the rest of this run's "
+                     "images are read in this process")
+
+    def shutdown(self) -> None:
+        """With the run: waits for the workers to exit (no process outlives the run), cancels what has not begun."""
+        with self._lock:
+            pool, self._pool, self._broken = self._pool, None, True
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_SHIPPABLE: dict[type, bool] = {}
+
+
+def shippable(prepare: Callable | None) -> bool:
+    """Whether a backend's `prepare_image` can be sent to a worker process (pickled); once per backend class. A
+    backend defined in a notebook cell, or holding a client, cannot: its images are read in the decoder threads."""
+    if prepare is None:
+        return True
+    kind = type(getattr(prepare, "__self__", prepare))
+    if kind not in _SHIPPABLE:
+        try:
+            pickle.dumps(prepare)
+            _SHIPPABLE[kind] = kind.__module__ != "__main__"  # spawn's workers import __main__ anew, as __mp_main__
+        except Exception:  # noqa: BLE001 — anything pickle raises means: not shippable
+            _SHIPPABLE[kind] = False
+    return _SHIPPABLE[kind]
