@@ -58,22 +58,36 @@ class PhotoProcesses:
         self.workers, self.min_bytes, self.say = workers, min_bytes, say
         self.pools_started = 0
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: list[Future] = []  # a trivial call per worker: done once that worker has started
         self._broken = False
         self._lock = threading.Lock()
 
     def takes(self, stat: tuple[int, int] | None, prepare: Callable | None) -> bool:
-        """Whether an image file of this (size, mtime) is prepared in a worker process."""
-        return (self.min_bytes is not None and stat is not None and stat[0] >= self.min_bytes and not self._broken
-                and shippable(prepare))
-
-    def submit(self, path: str, edges: list[int], prepare: Callable | None) -> Future | None:
-        """The image's preparation, started in a worker process; None where the pool is not to be used."""
+        """Whether an image file of this (size, mtime) is prepared in a worker process. The first big image starts
+        the workers and is read here meanwhile, as are the next ones until a worker has answered: starting a
+        worker (a fresh interpreter that imports Pillow) takes a few hundred ms of CPU, and seconds of waiting on
+        a busy machine, that the photos need not wait for."""
+        if self.min_bytes is None or stat is None or stat[0] < self.min_bytes or not shippable(prepare):
+            return False
         with self._lock:
             if self._broken:
-                return None
+                return False
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
                 self.pools_started += 1
+                self._ready = [self._pool.submit(os.getpid) for _ in range(self.workers)]  # one start each
+            failed = next((f.exception() for f in self._ready if f.done() and f.exception()), None)
+            if failed is not None:  # the workers could not start (see refuse_while_a_worker_imports_main)
+                self._break(failed)
+                return False
+            return any(f.done() for f in self._ready)
+
+    def submit(self, path: str, edges: list[int], prepare: Callable | None) -> Future | None:
+        """The image's preparation, started in a worker process (once `takes` said so); None where the pool is
+        not to be used after all."""
+        with self._lock:
+            if self._broken or self._pool is None:
+                return None
             try:
                 return self._pool.submit(prepare_file, path, edges, prepare)
             except (BrokenProcessPool, RuntimeError) as e:  # broken, or shut down as the run stops
