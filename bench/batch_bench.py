@@ -366,16 +366,20 @@ def photos(args) -> dict:
     try:
         for _ in range(args.repeat):
             for package in packages:
-                runs[package].append(_client_process(folder, server.url, Path(args.workdir) / "photos.db", package))
+                tree, _, setting = package.partition(":")  # DIR or DIR:VARIABLE=VALUE
+                env = dict([setting.split("=", 1)]) if setting else None
+                runs[package].append(_client_process(folder, server.url, Path(args.workdir) / "photos.db", tree,
+                                                     env))
     finally:
         server.close()
     figures = {package: _photo_figures(package, each, args.repeat, decoder_threads()) for package, each in
                runs.items()}
-    if len(packages) == 2:
-        before, after = (figures[p] for p in packages)
-        print(f"photos, second against first: {after['photos_per_s'] / before['photos_per_s']:.2f}× the photos/s, "
-              f"{before['cpu_ms_per_photo'] / after['cpu_ms_per_photo']:.2f}× less CPU per photo, peak memory "
-              f"(client and workers, PSS) {after['peak_tree_pss_mb']:.0f} MB against {before['peak_tree_pss_mb']:.0f}")
+    for package in packages[1:]:
+        before, after = figures[packages[0]], figures[package]
+        print(f"photos, {package} against {packages[0]}: "
+              f"{after['photos_per_s'] / before['photos_per_s']:.2f}× the photos/s, "
+              f"{before['cpu_ms_per_photo'] / after['cpu_ms_per_photo']:.2f}× less CPU per photo, peak memory (client "
+              f"and workers, PSS) {after['peak_tree_pss_mb']:.0f} MB against {before['peak_tree_pss_mb']:.0f} MB")
     figures["reduced_decode"] = reduced_decode(sorted(folder.glob("*.jpg"))[:4])
     return figures
 
@@ -395,7 +399,7 @@ def _photo_files(folder: Path, n: int, size: tuple[int, int]) -> Path:
     return folder
 
 
-def _photo_figures(package: str, runs: list[dict], repeat: int, decoders: int) -> dict:
+def _photo_figures(label: str, runs: list[dict], repeat: int, decoders: int) -> dict:
     rate = statistics.median(r["images"] / r["wall_s"] for r in runs)
     cpu_ms = statistics.median(1000 * r["cpu_s"] / r["images"] for r in runs)
     tree = statistics.median(r["peak_tree_pss_mb"] for r in runs)
@@ -406,10 +410,10 @@ def _photo_figures(package: str, runs: list[dict], repeat: int, decoders: int) -
                "peak_tree_pss_mb": tree, "peak_tree_pss_mb_each": [r["peak_tree_pss_mb"] for r in runs],
                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                "peak_rss_mb_each": [r["peak_rss_mb"] for r in runs], "decoder_threads": decoders, "runs": repeat}
-    print(f"photos ({figures['package']}): {figures['photos']} JPEGs of 12 MP, 64 concurrent, 50 ms latency, "
-          f"{decoders} decoder(s), median of {repeat}: {rate:.1f} photos/s, {cpu_ms:.0f} ms CPU per photo (client "
-          f"and its worker processes; each photo is decoded, hashed, resized to 1536 px and encoded before it is "
-          f"sent); peak memory {tree:.0f} MB (PSS, client and workers; the client alone: "
+    print(f"photos ({label}, package {figures['package']}): {figures['photos']} JPEGs of 12 MP, 64 concurrent, "
+          f"50 ms latency, {decoders} decoder(s), median of {repeat}: {rate:.1f} photos/s, {cpu_ms:.0f} ms CPU per "
+          f"photo (client and its worker processes; each photo is decoded, hashed, resized to 1536 px and encoded "
+          f"before it is sent); peak memory {tree:.0f} MB (PSS, client and workers; the client alone: "
           f"{figures['peak_rss_mb']:.0f} MB RSS at most). Runs: "
           f"{', '.join(str(x) for x in figures['photos_per_s_each'])} photos/s; "
           f"{', '.join(str(x) for x in figures['cpu_ms_per_photo_each'])} ms; "
@@ -495,8 +499,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--package", action="append", metavar="DIR",
-                        help="photos: the tree whose workbench package the client imports (default: this one); "
-                             "given twice, the two take turns run after run")
+                        help="photos: the tree whose workbench package the client imports (default: this one), "
+                             "as DIR or DIR:VARIABLE=VALUE (an environment setting for its runs); given more than "
+                             "once, they take turns run after run, and each is compared with the first")
     args = parser.parse_args()
     results = {}
     for name, bench in (("throughput", throughput), ("rerun", rerun), ("memory", memory), ("photos", photos),

@@ -27,6 +27,13 @@ from .fault_server import FaultServer, fault_server  # noqa: F401
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def workers_on_any_machine(monkeypatch):
+    """By default workers are used only from PROCESS_MIN_CORES cores; these tests run them on any machine, at the
+    default size."""
+    monkeypatch.setenv("WORKBENCH_PROCESS_MIN_BYTES", str(photo_processes.PROCESS_MIN_BYTES))
+
+
 def big_photos(folder: Path, n: int, size=(2400, 1800)) -> list[Path]:
     """Noisy JPEGs (a few MB each, like a phone's): above the size from which workers prepare them."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -101,7 +108,7 @@ def test_big_images_go_through_worker_processes_with_the_same_bytes_and_hashes(t
     here = run_batch(tmp_path / "photos", "ask", [spec_for(fault_server)], db=tmp_path / "here.db", progress=False)
     sent_here = sent_images(fault_server)
     fault_server.reset()
-    monkeypatch.delenv("WORKBENCH_PROCESS_MIN_BYTES")
+    monkeypatch.setenv("WORKBENCH_PROCESS_MIN_BYTES", str(photo_processes.PROCESS_MIN_BYTES))
     pools = Pools().install(monkeypatch)
     there = run_batch(tmp_path / "photos", "ask", [spec_for(fault_server)], db=tmp_path / "there.db",
                       progress=False)
@@ -171,11 +178,21 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path,
         run = run_batch({str(tmp_path / "photos")!r}, "ask", [spec], db={str(tmp_path / "wb.db")!r}, progress=False)
         print(json.dumps({{"answered": run.answered, "messages": run.messages}}))
     """))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "WORKBENCH_PROCESS_MIN_BYTES": str(photo_processes.PROCESS_MIN_BYTES)})
     assert done.returncode == 0, done.stderr[-2000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["answered"] == 2 and sum(fault_server.calls.values()) == 2
     assert "under `if __name__ == \"__main__\":`" in done.stderr
+
+
+def test_the_default_uses_workers_only_from_enough_cores(monkeypatch):
+    monkeypatch.delenv("WORKBENCH_PROCESS_MIN_BYTES")
+    for cores, expected in ((2, None), (photo_processes.PROCESS_MIN_CORES, photo_processes.PROCESS_MIN_BYTES)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert photo_processes.process_min_bytes() == expected
+    monkeypatch.setenv("WORKBENCH_PROCESS_MIN_BYTES", "off")
+    assert photo_processes.process_min_bytes() is None
 
 
 def test_a_bad_threshold_is_a_settings_error(tmp_path, monkeypatch):

@@ -34,9 +34,10 @@ class PreparedFile:
 
 
 def prepare_file(path: str, edges: list[int], prepare: Callable | None) -> PreparedFile:
-    """The image file at `path`, prepared to be sent. Decoded once, at the smallest scale that covers the largest edge; what is sent is the resized `LoadedImage`,
-    or `prepare(resized image, edge)` (the backend's encoded bytes) where the backend offers that: a photo waiting
-    for its call then holds a few hundred KB rather than its pixels. Raises what `load_image` raises."""
+    """The image file at `path`, prepared to be sent. Decoded once, at the smallest scale that covers the largest
+    edge; what is sent is the resized `LoadedImage`, or `prepare(resized image, edge)` (the backend's encoded bytes)
+    where the backend offers that: a photo waiting for its call then holds a few hundred KB rather than its pixels.
+    Raises what `load_image` raises."""
     started = time.thread_time()  # in a worker process, its only thread
     stat = file_stat(path)
     image = load_image(path, max_edge=max(edges))  # a big JPEG decodes at a reduced scale: see load_image

@@ -20,18 +20,27 @@ from typing import Callable
 from ..errors import ConfigError
 from ..image_prep import prepare_file
 
-# Files of at least this many bytes are prepared in a worker process. Measured with `bench/batch_bench.py
-# photo-sizes` (JPEGs of 0.3 to 12 MP, 48 at a time, 64 calls in flight against a 50 ms server, on 2 cores): see
-# the README's Performance section for the figures.
+# Files of at least this many bytes are prepared in a worker process, on machines of at least PROCESS_MIN_CORES
+# cores. Measured with `bench/batch_bench.py photo-sizes` (48 JPEGs of 0.8, 3, 6 and 12 MP; 64 calls in flight
+# against a 50 ms server; threads and workers taking turns) on a 2-core machine: workers never paid there. At every
+# size they cost more CPU per photo (+25 to +35 ms for a batch of 48: two interpreters to start) and more memory
+# (+45 to +65 MB PSS), for no more photos/s: two decoder threads and the event loop already share two cores without
+# waiting on each other much, Pillow's decoding, resizing and encoding run without the GIL. Where there are more
+# cores, more decoder threads hold the GIL more often: on a 16-core machine 4 threads read 12 MP photos slower than
+# 1 did (5.4-5.6 photos/s against 7.8-8.1 on 2 cores, issue 4's runs), which is what the workers are for. The
+# size: from 1 MB a file (a 6 MP photo; a phone's 12 MP photo is 2-5 MB) a photo takes 100 ms or more of CPU,
+# against under 1 ms to hand its result back from a worker. Not yet measured on more than 2 cores: see the README.
 PROCESS_MIN_BYTES = 1 << 20
+PROCESS_MIN_CORES = 4
 
 
 def process_min_bytes() -> int | None:
-    """The smallest file prepared in a worker process: PROCESS_MIN_BYTES, or $WORKBENCH_PROCESS_MIN_BYTES (a whole
-    number of bytes; "off": never, every image in the decoder threads)."""
+    """The smallest file prepared in a worker process, None for none: PROCESS_MIN_BYTES on a machine of at least
+    PROCESS_MIN_CORES cores, else None; or $WORKBENCH_PROCESS_MIN_BYTES on any machine (a whole number of bytes;
+    "off": every image in the decoder threads)."""
     given = os.environ.get("WORKBENCH_PROCESS_MIN_BYTES", "").strip().lower()
     if not given:
-        return PROCESS_MIN_BYTES
+        return PROCESS_MIN_BYTES if (os.cpu_count() or 1) >= PROCESS_MIN_CORES else None
     if given == "off":
         return None
     if not given.isdigit():
