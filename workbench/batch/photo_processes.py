@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 from ..errors import ConfigError
-from ..image_prep import prepare_file
+from ..image_prep import file_stat, prepare_file
 
 # Files of at least this many bytes are prepared in a worker process, on machines of at least PROCESS_MIN_CORES
 # cores. Measured with `bench/batch_bench.py photo-sizes` (48 JPEGs of 0.8, 3, 6 and 12 MP; 64 calls in flight
@@ -71,12 +71,15 @@ class PhotoProcesses:
         self._broken = False
         self._lock = threading.Lock()
 
-    def takes(self, stat: tuple[int, int] | None, prepare: Callable | None) -> bool:
-        """Whether an image file of this (size, mtime) is prepared in a worker process. The first big image starts
+    def takes(self, path: str, prepare: Callable | None) -> bool:
+        """Whether the image file at `path` is prepared in a worker process. The first big image starts
         the workers and is read here meanwhile, as are the next ones until a worker has answered: starting a
         worker (a fresh interpreter that imports Pillow) takes a few hundred ms of CPU, and seconds of waiting on
         a busy machine, that the photos need not wait for."""
-        if self.min_bytes is None or stat is None or stat[0] < self.min_bytes or not shippable(prepare):
+        if self.min_bytes is None:
+            return False
+        stat = file_stat(path)
+        if stat is None or stat[0] < self.min_bytes or not shippable(prepare):
             return False
         with self._lock:
             if self._broken:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..errors import ConfigError
-from ..image_prep import PreparedFile, file_stat, prepare_file
+from ..image_prep import PreparedFile, prepare_file
 from ..images import DEFAULT_MAX_EDGE, LoadedImage
 from ..models import ModelSpec
 from .items import Item
@@ -194,7 +194,7 @@ class ReadAhead:
         """The big images of a chunk, handed to the worker processes: {position in the chunk: its future}."""
         started = {}
         for at, (path, live, edges) in enumerate(entries):
-            if live and self.processes.takes(file_stat(path), self.prepare):
+            if live and self.processes.takes(path, self.prepare):
                 future = self.processes.submit(path, sorted(set(edges.values())), self.prepare)
                 if future is not None:
                     started[at] = future
