@@ -21,15 +21,17 @@ from ..errors import ConfigError
 from ..image_prep import file_stat, prepare_file
 
 # Files of at least this many bytes are prepared in a worker process, on machines of at least PROCESS_MIN_CORES
-# cores. Measured with `bench/batch_bench.py photo-sizes` (48 JPEGs of 0.8, 3, 6 and 12 MP; 64 calls in flight
-# against a 50 ms server; threads and workers taking turns) on a 2-core machine: workers never paid there. At every
-# size they cost more CPU per photo (+25 to +35 ms for a batch of 48: two interpreters to start) and more memory
-# (+45 to +65 MB PSS), for no more photos/s: two decoder threads and the event loop already share two cores without
-# waiting on each other much, Pillow's decoding, resizing and encoding run without the GIL. Where there are more
-# cores, more decoder threads hold the GIL more often: on a 16-core machine 4 threads read 12 MP photos slower than
-# 1 did (5.4-5.6 photos/s against 7.8-8.1 on 2 cores, issue 4's runs), which is what the workers are for. The
-# size: from 1 MB a file (a 6 MP photo; a phone's 12 MP photo is 2-5 MB) a photo takes 100 ms or more of CPU,
-# against under 1 ms to hand its result back from a worker. Not yet measured on more than 2 cores: see the README.
+# cores. Measured with `bench/batch_bench.py photo-sizes` on a 2-core machine shared with other jobs (48 JPEGs per
+# size, 64 calls in flight against a 50 ms server, threads and workers taking turns, medians of 3): workers did not
+# pay there at any size. CPU per photo, threads against workers: 0.8 MP 19 vs 34 ms, 3 MP 91 vs 129, 6 MP 147 vs
+# 180, 12 MP 113 vs 160 (two interpreters to start, ~0.35 s of CPU each); peak memory +54 to +63 MB; photos/s lower
+# with workers at every size but 12 MP, where two sittings disagreed (5.4 vs 3.4, then 3.6 vs 5.2). Two decoder
+# threads and the event loop share two cores without waiting much on each other: Pillow decodes, resizes and
+# encodes without the GIL. With more cores, more decoder threads hold the GIL more often (on a 16-core machine, 4
+# threads read 12 MP photos at 5.4-5.6 photos/s, slower than 2 threads on 2 cores did, 7.8-8.1), which is what
+# workers are for; hence 4 cores. The size: from 1 MB a file (a 6 MP JPEG; a phone's 12 MP photo is 2-5 MB) a photo
+# takes 100-150 ms of CPU: a worker's start costs what 3 or 4 photos do. How photos/s grows with workers on more
+# cores is not measured yet (see the README).
 PROCESS_MIN_BYTES = 1 << 20
 PROCESS_MIN_CORES = 4
 
