@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 from ..errors import ConfigError
-from ..image_prep import file_stat, prepare_file
+from ..image_prep import PreparedFile, file_stat, prepare_file
 
 # Files of at least this many bytes are prepared in a worker process, on machines of at least PROCESS_MIN_CORES
 # cores. Measured with `bench/batch_bench.py photo-sizes` on a 2-core machine shared with other jobs (48 JPEGs per
@@ -63,11 +63,11 @@ def refuse_while_a_worker_imports_main() -> None:
 
 
 class PhotoProcesses:
-    """A run's worker processes for big images: `submit` one, `result` waits for it (in a decoder thread)."""
+    """A run's worker processes for big images, used from the decoder threads: `takes` says whether an image goes
+    to them, `submit` hands it over, `result` waits for it."""
 
     def __init__(self, workers: int, min_bytes: int | None, say: Callable[[str], None]) -> None:
         self.workers, self.min_bytes, self.say = workers, min_bytes, say
-        self.pools_started = 0
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future] = []  # a trivial call per worker: done once that worker has started
         self._broken = False
@@ -88,7 +88,6 @@ class PhotoProcesses:
                 return False
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-                self.pools_started += 1
                 self._ready = [self._pool.submit(os.getpid) for _ in range(self.workers)]  # one start each
             failed = next((f.exception() for f in self._ready if f.done() and f.exception()), None)
             if failed is not None:  # the workers could not start (see refuse_while_a_worker_imports_main)
@@ -108,7 +107,7 @@ class PhotoProcesses:
                 self._break(e)
                 return None
 
-    def result(self, future: Future, path: str, edges: list[int], prepare: Callable | None) -> tuple:
+    def result(self, future: Future, path: str, edges: list[int], prepare: Callable | None) -> PreparedFile:
         """What `prepare_file` returns; an error of the image is raised as the worker raised it. If the pool broke,
         the image is read here instead, as it was before there were worker processes."""
         try:
