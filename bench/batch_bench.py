@@ -3,7 +3,8 @@
     python bench/batch_bench.py throughput   # 2,000 images, 64 concurrent, 50 ms: images/s as a share of ideal
     python bench/batch_bench.py memory       # peak RSS of the client over a 10,000-image batch
     python bench/batch_bench.py rerun        # a finished 2,000-image batch run again (and as a new run): time, calls
-    python bench/batch_bench.py photos       # 48 phone-size (12 MP) JPEGs: photos/s and peak RSS
+    python bench/batch_bench.py photos       # 48 phone-size (12 MP) JPEGs: photos/s, CPU per photo, peak memory
+    python bench/batch_bench.py photo-sizes  # JPEGs of 0.75 to 12 MP in decoder threads vs worker processes
     python bench/batch_bench.py all
 
 Goals (issue 4): throughput ≥ 90 % of concurrency / latency; peak RSS ≤ 400 MB; re-run ≤ 2 % of the first run's
@@ -34,7 +35,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The client process may measure another tree's package (`--package`, e.g. a worktree of an older commit): the
+# server, the images and the figures stay this tree's.
+sys.path.insert(0, os.environ.get("WORKBENCH_BENCH_PACKAGE") or str(REPO))
 
 SERVER = """
 import json, sys, threading
@@ -224,26 +227,74 @@ def memory(args) -> dict:
     return figures
 
 
-def _client_process(folder: Path, url: str, db: Path) -> dict:
-    """`_client` in a fresh process: its figures, or its traceback if it failed."""
-    child = subprocess.run([sys.executable, __file__, "_client", str(folder), url, str(db)], capture_output=True,
-                           text=True)
+def _client_process(folder: Path, url: str, db: Path, package: str | None = None, env: dict | None = None) -> dict:
+    """`_client` in a fresh process: its figures, or its traceback if it failed. `package`: the tree whose
+    workbench it imports (default: this one). While it runs, the memory of the client and of every process it
+    started (worker processes) is sampled every 25 ms: `peak_tree_pss_mb` is the largest sum of their PSS, which
+    counts a page that several of them share once."""
+    import threading
+
+    env = {**os.environ, **(env or {}), **({"WORKBENCH_BENCH_PACKAGE": package} if package else {})}
+    child = subprocess.Popen([sys.executable, __file__, "_client", str(folder), url, str(db)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    peak = [0.0]
+
+    def sample() -> None:
+        while child.poll() is None:
+            peak[0] = max(peak[0], sum(_pss_mb(pid) for pid in _tree(child.pid)))
+            time.sleep(0.025)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    sampler.join()
     if child.returncode != 0:
-        raise SystemExit(f"the client process failed (exit {child.returncode}):\n{child.stderr[-3000:]}")
-    return json.loads(child.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"the client process failed (exit {child.returncode}):\n{err[-3000:]}")
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_tree_pss_mb": round(peak[0], 1)}
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants, now."""
+    found, todo = [], [pid]
+    while todo:
+        at = todo.pop()
+        found.append(at)
+        try:
+            for task in os.listdir(f"/proc/{at}/task"):
+                with open(f"/proc/{at}/task/{task}/children") as fp:
+                    todo += [int(c) for c in fp.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fp:
+            return next((int(line.split()[1]) for line in fp if line.startswith("Pss:")), 0) / 1024
+    except OSError:
+        return 0.0
 
 
 def _client(folder: str, url: str, db: str) -> None:
     """Runs in a fresh process, so its peak RSS is this batch's and nothing else's."""
     import openai  # noqa: F401 — the baseline counts the imports a batch needs
 
-    from workbench import batch  # noqa: F401
+    from workbench import batch
 
     baseline = _rss_mb()
+    cpu = _cpu_s() + _children_cpu_s()
     run, wall = run_once(Path(folder), url, Path(db), 64)
+    cpu = _cpu_s() + _children_cpu_s() - cpu  # worker processes are joined when the run ends: theirs counts
     peak = _status_mb("VmHWM")
     print(json.dumps({"images": run.total, "answered": run.answered, "wall_s": round(wall, 2),
-                      "rss_after_imports_mb": round(baseline, 1), "peak_rss_mb": round(peak, 1)}))
+                      "rss_after_imports_mb": round(baseline, 1), "peak_rss_mb": round(peak, 1),
+                      "cpu_s": round(cpu, 3), "package": os.path.dirname(batch.__file__)}))
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mb() -> float:
@@ -303,37 +354,105 @@ def _run_again(folder: Path, url: str, db: Path, workers: int, new_run: bool = F
 
 def photos(args) -> dict:
     """Big photos make decoding, not HTTP, the limit, and test what a waiting photo costs in memory: 48 distinct
-    4000x3000 JPEGs, 64 concurrent (all of them in flight at once), 50 ms, each batch in a fresh process."""
+    4000x3000 JPEGs, 64 concurrent (all of them in flight at once), 50 ms, each batch in a fresh process. With
+    `--package DIR` given more than once, the packages take turns, run after run, in one sitting (a before/after
+    comparison on a shared machine: a neighbour's load falls on both alike)."""
+    from workbench.batch import decoder_threads
+
+    folder = _photo_files(Path(args.workdir) / "photos12mp", 48, (4000, 3000))
+    packages = args.package or [str(REPO)]
+    server = LoopbackServer(0.05, args.server)
+    runs: dict[str, list] = {package: [] for package in packages}
+    try:
+        for _ in range(args.repeat):
+            for package in packages:
+                tree, _, setting = package.partition(":")  # DIR or DIR:VARIABLE=VALUE
+                env = dict([setting.split("=", 1)]) if setting else None
+                runs[package].append(_client_process(folder, server.url, Path(args.workdir) / "photos.db", tree,
+                                                     env))
+    finally:
+        server.close()
+    figures = {package: _photo_figures(package, each, args.repeat, decoder_threads()) for package, each in
+               runs.items()}
+    for package in packages[1:]:
+        before, after = figures[packages[0]], figures[package]
+        print(f"photos, {package} against {packages[0]}: "
+              f"{after['photos_per_s'] / before['photos_per_s']:.2f}× the photos/s, "
+              f"{before['cpu_ms_per_photo'] / after['cpu_ms_per_photo']:.2f}× less CPU per photo, peak memory (client "
+              f"and workers, PSS) {after['peak_tree_pss_mb']:.0f} MB against {before['peak_tree_pss_mb']:.0f} MB")
+    figures["reduced_decode"] = reduced_decode(sorted(folder.glob("*.jpg"))[:4])
+    return figures
+
+
+def _photo_files(folder: Path, n: int, size: tuple[int, int]) -> Path:
+    """n distinct JPEGs (q 90) of a smooth colour pattern, made once and reused."""
     import numpy as np
     from PIL import Image
 
-    from workbench.batch import decoder_threads
-
-    folder = Path(args.workdir) / "photos12mp"
     folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.jpg"))) != 48:
-        y, x = np.indices((3000, 4000))
+    if len(list(folder.glob("*.jpg"))) != n:
+        y, x = np.indices((size[1], size[0]))
         base = np.stack([(x + y) % 256, (x * 3) % 256, (y * 5) % 256], -1).astype(np.uint8)
-        for i in range(48):
+        for i in range(n):
             base[0, :8] = i
             Image.fromarray(base).save(folder / f"photo{i:02d}.jpg", quality=90)
+    return folder
+
+
+def _photo_figures(label: str, runs: list[dict], repeat: int, decoders: int) -> dict:
+    rate = statistics.median(r["images"] / r["wall_s"] for r in runs)
+    cpu_ms = statistics.median(1000 * r["cpu_s"] / r["images"] for r in runs)
+    tree = statistics.median(r["peak_tree_pss_mb"] for r in runs)
+    figures = {"package": runs[-1]["package"], "photos": runs[-1]["images"], "answered": runs[-1]["answered"],
+               "photos_per_s": round(rate, 2), "cpu_ms_per_photo": round(cpu_ms, 1),
+               "photos_per_s_each": [round(r["images"] / r["wall_s"], 2) for r in runs],
+               "cpu_ms_per_photo_each": [round(1000 * r["cpu_s"] / r["images"], 1) for r in runs],
+               "peak_tree_pss_mb": tree, "peak_tree_pss_mb_each": [r["peak_tree_pss_mb"] for r in runs],
+               "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+               "peak_rss_mb_each": [r["peak_rss_mb"] for r in runs], "decoder_threads": decoders, "runs": repeat}
+    print(f"photos ({label}, package {figures['package']}): {figures['photos']} JPEGs of 12 MP, 64 concurrent, "
+          f"50 ms latency, {decoders} decoder(s), median of {repeat}: {rate:.1f} photos/s, {cpu_ms:.0f} ms CPU per "
+          f"photo (client and its worker processes; each photo is decoded, hashed, resized to 1536 px and encoded "
+          f"before it is sent); peak memory {tree:.0f} MB (PSS, client and workers; the client alone: "
+          f"{figures['peak_rss_mb']:.0f} MB RSS at most). Runs: "
+          f"{', '.join(str(x) for x in figures['photos_per_s_each'])} photos/s; "
+          f"{', '.join(str(x) for x in figures['cpu_ms_per_photo_each'])} ms; "
+          f"{', '.join(str(round(x)) for x in figures['peak_tree_pss_mb_each'])} MB")
+    return figures
+
+
+def photo_sizes(args) -> dict:
+    """Where worker processes pay: batches of 48 JPEGs at several sizes, each read in the decoder threads
+    (WORKBENCH_PROCESS_MIN_BYTES=off) and in worker processes (=0), taking turns, median of `--repeat`; the
+    photos/s and the CPU per photo of each, and the file size. The smallest size from which the processes are
+    no slower is the threshold to put in workbench/batch/photo_processes.py."""
+    sizes = [(1000, 750), (2000, 1500), (2828, 2121), (4000, 3000)]
     server = LoopbackServer(0.05, args.server)
-    runs = []
+    figures = {}
     try:
-        for _ in range(args.repeat):
-            runs.append(_client_process(folder, server.url, Path(args.workdir) / "photos.db"))
+        for width, height in sizes:
+            folder = _photo_files(Path(args.workdir) / f"photos{width}x{height}", 48, (width, height))
+            mean_bytes = statistics.mean(p.stat().st_size for p in folder.glob("*.jpg"))
+            runs: dict[str, list] = {"threads": [], "processes": []}
+            for _ in range(args.repeat):
+                for way, given in (("threads", "off"), ("processes", "0")):
+                    runs[way].append(_client_process(folder, server.url, Path(args.workdir) / "sizes.db",
+                                                      env={"WORKBENCH_PROCESS_MIN_BYTES": given}))
+            row = {"file_kb": round(mean_bytes / 1024)}
+            for way, each in runs.items():
+                row[way] = {"photos_per_s": round(statistics.median(r["images"] / r["wall_s"] for r in each), 2),
+                            "cpu_ms_per_photo": round(statistics.median(1000 * r["cpu_s"] / r["images"]
+                                                                        for r in each), 1),
+                            "peak_tree_pss_mb": statistics.median(r["peak_tree_pss_mb"] for r in each)}
+            figures[f"{width}x{height}"] = row
+            print(f"{width}x{height} ({width * height / 1e6:.1f} MP, {row['file_kb']} KB a file), median of "
+                  f"{args.repeat}: threads {row['threads']['photos_per_s']} photos/s, "
+                  f"{row['threads']['cpu_ms_per_photo']} ms CPU a photo, {row['threads']['peak_tree_pss_mb']:.0f} "
+                  f"MB; processes {row['processes']['photos_per_s']} photos/s, "
+                  f"{row['processes']['cpu_ms_per_photo']} ms CPU a photo, "
+                  f"{row['processes']['peak_tree_pss_mb']:.0f} MB", flush=True)
     finally:
         server.close()
-    rate = statistics.median(r["images"] / r["wall_s"] for r in runs)
-    peak = max(r["peak_rss_mb"] for r in runs)
-    figures = {"photos": runs[-1]["images"], "answered": runs[-1]["answered"], "photos_per_s": round(rate, 2),
-               "peak_rss_mb": peak, "peak_rss_mb_each": [r["peak_rss_mb"] for r in runs],
-               "decoder_threads": decoder_threads(), "runs": args.repeat}
-    print(f"photos: {figures['photos']} JPEGs of 12 MP, 64 concurrent, 50 ms latency, {decoder_threads()} decoder "
-          f"thread(s), median of {args.repeat}: {rate:.1f} photos/s (each is decoded, hashed, resized to 1536 px and "
-          f"encoded before it is sent); peak RSS {peak:.0f} MB (runs: "
-          f"{', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB)")
-    figures["reduced_decode"] = reduced_decode(sorted(folder.glob("*.jpg"))[:4])
     return figures
 
 
@@ -372,17 +491,22 @@ def main() -> None:
         _client(*sys.argv[2:5])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=("throughput", "memory", "rerun", "photos", "all"))
+    parser.add_argument("which", choices=("throughput", "memory", "rerun", "photos", "photo-sizes", "all"))
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "workbench-batch-bench"))
     parser.add_argument("--size", type=int, default=256, help="edge of the memory benchmark's images")
     parser.add_argument("--server", choices=("fault", "lean"), default="fault",
                         help="the tests' scripted fault server (default), or a minimal asyncio server")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--package", action="append", metavar="DIR",
+                        help="photos: the tree whose workbench package the client imports (default: this one), "
+                             "as DIR or DIR:VARIABLE=VALUE (an environment setting for its runs); given more than "
+                             "once, they take turns run after run, and each is compared with the first")
     args = parser.parse_args()
     results = {}
-    for name, bench in (("throughput", throughput), ("rerun", rerun), ("memory", memory), ("photos", photos)):
-        if args.which in (name, "all"):
+    for name, bench in (("throughput", throughput), ("rerun", rerun), ("memory", memory), ("photos", photos),
+                        ("photo-sizes", photo_sizes)):
+        if args.which == name or (args.which == "all" and name != "photo-sizes"):
             results[name] = bench(args)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

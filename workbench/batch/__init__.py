@@ -14,13 +14,15 @@ event loop; local backends run in one worker thread, batched through `chat_batch
 A 429 pauses the whole lane (honouring retry-after) and halves its concurrency; after `max_auth_failures`
 consecutive 401/403s the lane stops and its remaining items are stored as failures without being sent.
 Images are read by a few decoder threads (`decoder_threads`) just ahead of the workers, and released once
-their calls finish.
+their calls finish; on machines of 4 cores or more, big ones (1 MB files and up) are prepared in worker processes
+instead (`photo_processes`), so that they never hold the GIL the event loop needs.
 
 The package's parts: `inputs` (images, CSVs, labels, prompt versions), `items` (the items and their hashes),
-`reader` (decoder threads and how many a lane uses), `cache` (the store's and this batch's answers, single
-flight), `limiter` (a lane's concurrency), `retry` (retries, backoff, the auth breaker), `sender` (a lane's
-calls), `lane` (the glue), `writer`, `progress`, `context` (what the lanes share), `batch_api` (a provider's
-Batch API instead of the lanes: `run_batch(..., via="batch_api")`) and `run` (the entry points).
+`reader` (decoder threads and how many a lane uses), `photo_processes` (worker processes for big images), `cache`
+(the store's and this batch's answers, single flight), `limiter` (a lane's concurrency), `retry` (retries,
+backoff, the auth breaker), `sender` (a lane's calls), `lane` (the glue), `writer`, `progress`, `context` (what
+the lanes share), `batch_api` (a provider's Batch API instead of the lanes: `run_batch(..., via="batch_api")`) and
+`run` (the entry points).
 """
 from __future__ import annotations
 

@@ -17,13 +17,13 @@ from ..backends import get_backend
 from ..backends.openai_compat import chat_body, reply_of
 from ..costs import batch_discount
 from ..errors import BackendError, ConfigError, ImageError, WorkbenchError
+from ..image_prep import file_stat
 from ..images import load_image
 from ..keys import resolve_key
 from ..lifecycle import failure, settle
 from ..models import ModelSpec
 from ..providers import PROVIDERS
 from .context import RunContext
-from .inputs import file_stat
 from .items import Item
 
 VIAS = ("chat", "batch_api")

@@ -6,8 +6,9 @@ import asyncio
 import json
 from typing import Awaitable, Callable
 
+from ..image_prep import file_stat
 from ..store import RunStore, now_iso
-from .inputs import file_stat, variables_text
+from .inputs import variables_text
 from .items import Item
 from .writer import Writer
 

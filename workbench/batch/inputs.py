@@ -204,13 +204,3 @@ def prompt_versions(task: Task, prompts=None, store: RunStore | None = None) -> 
             raise ConfigError(f"prompts: two versions would both be named {name!r} — pass a dict {{name: text}}")
         versions[name] = saved.get(entry, entry)
     return versions
-
-
-def file_stat(path: str) -> tuple[int, int] | None:
-    """(size, mtime in ns): an image file unchanged since it was hashed need not be read again."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-

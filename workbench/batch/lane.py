@@ -12,6 +12,7 @@ from .cache import FOLLOW, SEND, Followers
 from .context import RunContext
 from .items import Item, by_image
 from .limiter import Limiter
+from .photo_processes import PhotoProcesses
 from .reader import Picture, ReadAhead
 from .retry import AuthBreaker
 from .sender import Sender
@@ -32,9 +33,9 @@ class Lane:
     through `chat_batch` where every model of the lane has it."""
 
     def __init__(self, context: RunContext, backend: Backend, name: str, local: bool, decoders: Executor,
-                 decoder_count: int) -> None:
+                 decoder_count: int, processes: PhotoProcesses) -> None:
         self.context, self.backend, self.name, self.local = context, backend, name, local
-        self.decoders, self.decoder_count = decoders, decoder_count
+        self.decoders, self.decoder_count, self.processes = decoders, decoder_count, processes
         self.items: list[Item] = []
         self.blocked: dict[str, tuple[str, str]] = {}  # model name -> (availability status, message)
         self.capabilities: dict[str, Capabilities] = {}
@@ -97,7 +98,7 @@ class Lane:
     async def _produce(self, prepare) -> None:
         reads = ReadAhead(by_image(self.items), self.decoders, self.decoder_count, in_flight=self.limiter.max,
                           call_s=lambda: self.sender.call_s, screen=self._screen, lookup=self.context.answers.stored,
-                          max_edge=self.context.params["max_edge"], prepare=prepare)
+                          max_edge=self.context.params["max_edge"], prepare=prepare, processes=self.processes)
         writer = self.context.writer
         try:
             reads.start()

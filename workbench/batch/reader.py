@@ -1,23 +1,24 @@
 """Reading a lane's images just ahead of its calls: decoded, hashed and resized (or encoded) in a few decoder
-threads, in chunks, and only as many threads at once as keep up with the calls."""
+threads, in chunks, and only as many threads at once as keep up with the calls. Big images are prepared in
+worker processes (photo_processes.py); a decoder thread hands them over and waits, without the GIL."""
 from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import itertools
 import math
 import os
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..errors import ConfigError
-from ..images import DEFAULT_MAX_EDGE, LoadedImage, load_image, resized
+from ..image_prep import PreparedFile, prepare_file
+from ..images import DEFAULT_MAX_EDGE, LoadedImage
 from ..models import ModelSpec
-from .inputs import file_stat
 from .items import Item
+from .photo_processes import PhotoProcesses
 
 
 def decoder_threads() -> int:
@@ -71,22 +72,16 @@ def max_edge(params_max_edge: int | None, spec: ModelSpec) -> int:
     return params_max_edge or spec.max_edge or DEFAULT_MAX_EDGE
 
 
-def _read_image(path: str, edges: list[int], prepare: Callable | None
-                ) -> tuple[dict[int, Picture], tuple[int, int] | None]:
-    """Decode once and keep only the sizes the backends will send (a 24 MP photo becomes a few MB, at most).
-    Where the backend offers `prepare_image`, encode them here, in a decoder thread, and keep only the encoded
-    bytes: the event loop that drives the calls then only posts bytes, and a photo waiting for its call holds a
-    few hundred KB rather than its pixels."""
-    stat = file_stat(path)
-    image = load_image(path, max_edge=max(edges))  # a big JPEG decodes at a reduced scale: see load_image
-    pictures = {}
-    for edge in edges:
-        small = dataclasses.replace(image, pil=resized(image, edge))
-        if prepare is None:
-            pictures[edge] = Picture(image.source, image.sha256, small)
-        else:
-            pictures[edge] = Picture(image.source, image.sha256, None, prepare(small, edge))
-    return pictures, stat
+def _read_image(path: str, edges: list[int], prepare: Callable | None) -> PreparedFile:
+    """An image prepared in this process, in a decoder thread: a small one, or any where there are no workers."""
+    return prepare_file(path, edges, prepare)
+
+
+def _pictures(done: PreparedFile, prepare: Callable | None) -> dict[int, Picture]:
+    """A prepared image file as the lane sends it, by edge."""
+    if prepare is None:
+        return {edge: Picture(done.source, done.sha256, image) for edge, image in done.sent.items()}
+    return {edge: Picture(done.source, done.sha256, None, encoded) for edge, encoded in done.sent.items()}
 
 
 class ReadAhead:
@@ -104,9 +99,11 @@ class ReadAhead:
 
     def __init__(self, groups: Iterator[list[Item]], pool: Executor, decoders: int, *, in_flight: int,
                  call_s: Callable[[], float], screen: Callable[[list[Item]], list[Item]],
-                 lookup: Callable[[list[str]], dict], max_edge: int | None, prepare: Callable | None) -> None:
+                 lookup: Callable[[list[str]], dict], max_edge: int | None, prepare: Callable | None,
+                 processes: PhotoProcesses) -> None:
         self.loop = asyncio.get_running_loop()
         self.pool, self.decoders, self.in_flight, self.call_s = pool, decoders, in_flight, call_s
+        self.processes = processes  # big images are prepared there
         self.screen, self.lookup, self.max_edge, self.prepare = screen, lookup, max_edge, prepare
         self._groups = groups
         self._ahead: collections.deque = collections.deque()
@@ -162,29 +159,43 @@ class ReadAhead:
         return self.loop.run_in_executor(self.pool, self._read_images, entries)
 
     def _read_images(self, entries: list[tuple]) -> list[tuple]:
-        """In a decoder thread: decode, hash and encode each image, and look its calls up in the store (one
-        query per chunk), so the event loop, which drives every call of the lane, spends its time sending."""
+        """In a decoder thread: decode, hash and encode each image (a big one in a worker process), and look its
+        calls up in the store (one query per chunk), so the event loop, which drives every call of the lane,
+        spends its time sending."""
         out, keys = [], []
-        started, read = time.thread_time(), 0  # CPU time: waits for the GIL must not count as reading
-        for path, live, edges in entries:
+        started, read, elsewhere = time.thread_time(), 0, 0.0  # CPU time: waits (GIL, workers) are not reading
+        in_workers = self._to_workers(entries)  # started first: they run while this thread reads the small ones
+        for at, (path, live, edges) in enumerate(entries):
             if not live:
                 out.append((path, live, edges, None))
                 continue
+            wanted = sorted(set(edges.values()))
             try:
-                images, stat = _read_image(path, sorted(set(edges.values())), self.prepare)
+                done = self.processes.result(in_workers[at], path, wanted, self.prepare) if at in in_workers \
+                    else _read_image(path, wanted, self.prepare)
             except Exception as e:  # noqa: BLE001 — reported per item by the lane
                 out.append((path, live, edges, e))
                 continue
             read += 1
-            sha256 = next(iter(images.values())).sha256
+            elsewhere += done.cpu_s if at in in_workers else 0.0
             for it in live:
-                it.set_image_hash(sha256)
+                it.set_image_hash(done.sha256)
                 keys.append(it.call_key)
-            out.append((path, live, edges, (images, stat)))
+            out.append((path, live, edges, (_pictures(done, self.prepare), done.stat)))
         if read:
             self.chunks_read += 1
             if self.chunks_read > 1:  # the first image pays one-off costs (Pillow's plugins, encoders)
-                self.read_s = (time.thread_time() - started) / read
+                self.read_s = (time.thread_time() - started + elsewhere) / read
         hits = self.lookup(keys) if keys else {}
         return [(path, live, edges, outcome if not isinstance(outcome, tuple) else (*outcome, hits))
                 for path, live, edges, outcome in out]
+
+    def _to_workers(self, entries: list[tuple]) -> dict[int, Future]:
+        """The big images of a chunk, handed to the worker processes: {position in the chunk: its future}."""
+        started = {}
+        for at, (path, live, edges) in enumerate(entries):
+            if live and self.processes.takes(path, self.prepare):
+                future = self.processes.submit(path, sorted(set(edges.values())), self.prepare)
+                if future is not None:
+                    started[at] = future
+        return started

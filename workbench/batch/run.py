@@ -19,10 +19,12 @@ from .batch_api import DEFAULT_POLL_S, check_via, through_batch_api
 from .on_ray import check_engine
 from .cache import Answers
 from .context import Options, RunContext
-from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, file_stat, prompt_versions, with_labels
+from ..image_prep import file_stat
+from .inputs import IMAGE_SUFFIXES, BatchInput, collect_inputs, prompt_versions, with_labels
 from .items import Item, describe, expand, fingerprint_of, item_of
 from .lane import Lane, lane_of
 from .progress import BatchProgress, Progress
+from .photo_processes import PhotoProcesses, process_min_bytes, refuse_while_a_worker_imports_main
 from .reader import decoder_pool, decoder_threads
 from .retry import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_AUTH_FAILURES
 from .writer import Writer
@@ -147,7 +149,9 @@ def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, 
     """The batch's models; a bad setting raises ConfigError here, before the run exists."""
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
-    decoder_threads()  # a bad $WORKBENCH_DECODERS is a settings error too
+    decoder_threads()  # a bad $WORKBENCH_DECODERS (or $WORKBENCH_PROCESS_MIN_BYTES) is a settings error too
+    process_min_bytes()
+    refuse_while_a_worker_imports_main()
     specs = resolve_models(models)
     for spec in specs:
         get_backend(spec.backend)  # an unknown backend is a settings error
@@ -192,6 +196,8 @@ def retry_failed(run_id: str, *, db: str | os.PathLike | RunStore | None = None,
                  progress: bool = True, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchRun:
     """Re-send only the items of `run_id` stored as failures (a stored answer elsewhere is still reused)."""
     decoder_threads()
+    process_min_bytes()
+    refuse_while_a_worker_imports_main()
     store = db if isinstance(db, RunStore) else RunStore(db)
     run = store.run(run_id)
     task = store.task(run["id"])  # the stored definition: the task need not be registered in this process
@@ -271,6 +277,7 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
     """Every pending item through its lane: the lanes run side by side on this event loop."""
     threads = decoder_threads()
     decoders = decoder_pool(threads)
+    processes = PhotoProcesses(threads, process_min_bytes(), context.say)  # started by the first big image
     lanes: dict[str, Lane] = {}
     lane_for: dict[str, Lane] = {}  # model name -> its lane, worked out once per model, not per item
     for it in pending:
@@ -279,7 +286,7 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
             backend = get_backend(it.spec.backend)
             key, local = lane_of(it.spec, backend)
             if key not in lanes:
-                lanes[key] = Lane(context, backend, key, local, decoders, threads)
+                lanes[key] = Lane(context, backend, key, local, decoders, threads, processes)
             lane = lane_for[it.spec.name] = lanes[key]
         lane.items.append(it)
     try:
@@ -288,6 +295,7 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
                 await stack.enter_async_context(backend.session())  # e.g. one HTTP client per server
             await asyncio.gather(*(lane.run() for lane in lanes.values()))
     finally:
+        processes.shutdown()  # first: a decoder thread may be waiting on a worker
         decoders.shutdown(wait=False, cancel_futures=True)
 
 
