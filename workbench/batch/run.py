@@ -100,7 +100,6 @@ def run_batch(inputs, task: str | Task, models=None, *, prompts=None, variables:
     anything is sent; every failure after that is stored with its item."""
     started = time.perf_counter()
     task = get_task(task)
-    check_mode(mode)
     specs = _checked_settings(models, workers, batch_size, max_attempts, max_auth_failures, via, mode)
     check_engine(engine, ray_address, via)
     given = _inputs_of(inputs, task, labels, variables)
@@ -147,6 +146,7 @@ def _inputs_of(inputs, task: Task, labels, variables: dict | None) -> list[Batch
 def _checked_settings(models, workers: int, batch_size: int, max_attempts: int, max_auth_failures: int,
                       via: str = "chat", mode: str = "generate") -> list[ModelSpec]:
     """The batch's models; a bad setting raises ConfigError here, before the run exists."""
+    check_mode(mode)
     if workers < 1 or batch_size < 1 or max_attempts < 1 or max_auth_failures < 1:
         raise ConfigError("workers, batch_size, max_attempts and max_auth_failures must be at least 1")
     decoder_threads()  # a bad $WORKBENCH_DECODERS (or $WORKBENCH_PROCESS_MIN_BYTES) is a settings error too
