@@ -3,6 +3,7 @@ same hashes as in-process, one item's failure for a corrupt photo, no pool at al
 that completes (without paying twice) when the workers cannot run."""
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -84,7 +85,7 @@ class Pools:
             return real_read(path, edges, prepare)
 
         real_read = reader._read_image
-        monkeypatch.setattr(photo_processes, "ProcessPoolExecutor", RecordingPool)
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", RecordingPool)  # imported when a pool starts
         monkeypatch.setattr(reader, "_read_image", read_when_a_worker_is_up)
         return self
 

@@ -9,16 +9,19 @@ error, exactly as a thread would; a pool that breaks (a worker killed, or one th
 again in the run: its images are read in-process, as before."""
 from __future__ import annotations
 
-import multiprocessing
 import os
-import pickle
+import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ConfigError
 from ..image_prep import PreparedFile, file_stat, prepare_file
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# multiprocessing, pickle and the process pool are imported when a pool starts (4 MB of a batch's memory otherwise).
 
 # Files of at least this many bytes are prepared in a worker process, on machines of at least PROCESS_MIN_CORES
 # cores. Measured with `bench/batch_bench.py photo-sizes` on a 2-core machine shared with other jobs (48 JPEGs per
@@ -56,7 +59,8 @@ def refuse_while_a_worker_imports_main() -> None:
     script that calls run_batch at its top level would then run the whole batch again in every worker (and pay
     for its calls twice): refuse, with the fix. The same test multiprocessing itself makes before it starts a
     process (`spawn._check_not_importing_main`)."""
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
+    multiprocessing = sys.modules.get("multiprocessing")  # a spawned worker has it: not imported, not a worker
+    if multiprocessing is not None and getattr(multiprocessing.current_process(), "_inheriting", False):
         raise ConfigError("a batch was started while a worker process imported your script — put the call under "
                           "`if __name__ == \"__main__\":` (worker processes prepare big photos; each one imports "
                           "the main script first)")
@@ -87,6 +91,9 @@ class PhotoProcesses:
             if self._broken:
                 return False
             if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
                 self._ready = [self._pool.submit(os.getpid) for _ in range(self.workers)]  # one start each
             failed = next((f.exception() for f in self._ready if f.done() and f.exception()), None)
@@ -98,6 +105,8 @@ class PhotoProcesses:
     def submit(self, path: str, edges: list[int], prepare: Callable | None) -> Future | None:
         """The image's preparation, started in a worker process (once `takes` said so); None where the pool is
         not to be used after all."""
+        from concurrent.futures.process import BrokenProcessPool
+
         with self._lock:
             if self._broken or self._pool is None:
                 return None
@@ -110,6 +119,8 @@ class PhotoProcesses:
     def result(self, future: Future, path: str, edges: list[int], prepare: Callable | None) -> PreparedFile:
         """What `prepare_file` returns; an error of the image is raised as the worker raised it. If the pool broke,
         the image is read here instead, as it was before there were worker processes."""
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             return future.result()
         except BrokenProcessPool as e:
@@ -141,6 +152,8 @@ def shippable(prepare: Callable | None) -> bool:
         return True
     kind = type(getattr(prepare, "__self__", prepare))
     if kind not in _SHIPPABLE:
+        import pickle
+
         try:
             pickle.dumps(prepare)
             _SHIPPABLE[kind] = kind.__module__ != "__main__"  # spawn's workers import __main__ anew, as __mp_main__
