@@ -57,5 +57,5 @@ def test_app_cost_table_shows_dash_for_unknown(sample_image, tmp_path):
                ModelSpec(name="mystery", provider="custom", base_url="http://127.0.0.1:9/v1", model="mystery-vlm")]
     table = app.cost_preview(str(path), ["GPT-4o", "mystery"], "prompt", 1536, "auto", [], catalog)
     mystery = table[table["model"] == "mystery"].iloc[0]
-    assert mystery["cost_per_1k"] == "—" and mystery["image_tokens"] == "unknown"
-    assert table[table["model"] == "GPT-4o"].iloc[0]["cost_per_1k"].startswith("$")
+    assert mystery["per 1,000 images"] == "—" and mystery["image tokens"] == "unknown"  # the app's short headers
+    assert table[table["model"] == "GPT-4o"].iloc[0]["per 1,000 images"].startswith("$")

@@ -20,7 +20,7 @@ from ..context import Options, RunContext
 from ..items import Item
 from ..lane import lane_of
 from ..limiter import Limiter
-from ..reader import Picture, _read_image, max_edge
+from ..reader import Picture, _pictures, _read_image, max_edge
 from ..retry import AuthBreaker
 from ..sender import Sender
 from .limits import LIMITS_ACTOR, LIMITS_NAMESPACE, ClusterBreaker, ClusterLimiter
@@ -102,8 +102,10 @@ class LaneWorker:
             by_path.setdefault(it.input.path, []).append((i, it))
         for path, group in by_path.items():
             edges = {it: self._edge(it) for _, it in group}
+            prepare = self._prepare(group[0][1])
             try:
-                read, stat = _read_image(path, sorted(set(edges.values())), self._prepare(group[0][1]))
+                done = _read_image(path, sorted(set(edges.values())), prepare)  # as the lane's decoder threads do
+                read, stat = _pictures(done, prepare), done.stat
             except Exception as e:  # noqa: BLE001 — that image's items fail, the others go on
                 outcomes += [_failed(self.context, i, it, "image_error", str(e)) for i, it in group]
                 continue
