@@ -113,9 +113,11 @@ class RaySend:
 
     def _dataset(self, ray, items: list[Item], bundle: RunBundle, local: bool):
         rows = [item_row(n, it) for n, it in enumerate(items)]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / ITEMS_PER_BLOCK)))
+        blocks = max(1, math.ceil(len(rows) / ITEMS_PER_BLOCK))
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
         gpus = ray.cluster_resources().get("GPU", 0) if local else 0
         actors = max(1, int(gpus)) if local and gpus else (1 if local else self.actors)
+        actors = min(actors, blocks)  # an actor with no block to run only costs its start (and Ray warns)
         in_flight = 1 if local else BLOCKS_PER_ACTOR
         strategy = ray.data.ActorPoolStrategy(size=actors, max_concurrent_calls_per_actor=in_flight,
                                               max_tasks_in_flight_per_actor=in_flight)
