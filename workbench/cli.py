@@ -492,18 +492,18 @@ def _failure_kinds(run) -> None:
     """The run's failures, grouped by kind: how many, one message (it ends with its fix), and `retry` only when a
     retry can fix some of them."""
     from .store import open_run
-    from .wording import reworded
+    from .wording import plural, reworded
 
     frame = open_run(run.run_id, run.db)
     failed = frame[frame["status"] == "error"]
     kinds = failed.assign(error_type=failed["error_type"].fillna("error")).groupby("error_type", sort=False)
-    _note(f"{_plural(run.failed, 'item')} failed:")
+    _note(f"{plural(run.failed, 'item')} failed:")
     for kind, group in sorted(kinds, key=lambda pair: -len(pair[1])):
         message = reworded(str(group["error"].iloc[0] or ""), "cli")
         print(f"  {kind} ×{len(group)} — {_shortened(message, 300)}", file=sys.stderr)
     retryable = int(failed["error_type"].isin(RETRY_CAN_FIX).sum())
     if retryable:
-        _note(f"`workbench retry {run.run_id}` re-sends the {_plural(retryable, 'failure')} a retry can fix "
+        _note(f"`workbench retry {run.run_id}` re-sends the {plural(retryable, 'failure')} a retry can fix "
               f"({', '.join(k for k in RETRY_CAN_FIX if k in set(failed['error_type']))})")
     else:
         _note("a retry alone cannot fix these — fix what each line says first")
@@ -580,10 +580,6 @@ def _stop_writing_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
     except (OSError, ValueError):
         pass
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _error(message: str) -> None:

@@ -11,6 +11,11 @@ from .errors import MissingLabels, MissingVariables
 SURFACES = ("python", "cli", "app")
 
 
+def plural(n: int, word: str) -> str:
+    """"1 item", "2 items": a count with its noun, as every surface prints one."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _check(surface: str) -> None:
     if surface not in SURFACES:
         raise ValueError(f"surface={surface!r} is not one of {', '.join(SURFACES)}")

@@ -14,7 +14,7 @@ from ..html_embed import esc, thumbnail_uri
 from ..results import Result
 from ..store import RunStore
 from ..tables import readable, results_table, with_headers, without_empty_columns
-from ..wording import reworded
+from ..wording import plural, reworded
 from .share_link import SHARE_PARAM
 
 RUN_COLUMNS = ("image_path", "model", "prompt_version", "status", "label", "expected", "latency_s", "cost",
@@ -110,9 +110,9 @@ def _run(run_id: str) -> dict:
     evaluation = evaluate_run(run["id"], db=store.path)
     models = ", ".join(m["name"] for m in run["models"])
     title = (f"### Shared batch run `{run['id']}` — read-only\n**{store.task(run['id']).title}** · "
-             f"{run['n_items']} items "
-             f"({results['image_path'].nunique()} images × {len(run['models'])} models × {len(run['prompts'])} "
-             f"prompt versions) · models: {models} · started {run['started_at'].replace('T', ' ')}\n\n"
+             f"{plural(run['n_items'], 'item')} ({plural(results['image_path'].nunique(), 'image')} × "
+             f"{plural(len(run['models']), 'model')} × {plural(len(run['prompts']), 'prompt version')}) · "
+             f"models: {models} · started {run['started_at'].replace('T', ' ')}\n\n"
              "These are the stored answers: opening this link calls no model.")
     prompts = "\n\n".join(f"{version}:\n{text}" for version, text in run["prompts"].items())
     keep = [c for c in RUN_COLUMNS if c in results.columns]
