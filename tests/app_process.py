@@ -58,3 +58,33 @@ def stop_app(proc) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def road_grader(work: Path, grades: dict[str, str], earlier: list[str]):
+    """A fault server that grades sample photos as `grades` says (file name → severity; it reports a cost), a
+    models file naming it "road grader", and a run store already holding a batch of the photos `earlier` made
+    from Python: (server, models file, store path, that run). The caller stops the server."""
+    import json
+
+    from tests.fault_server import FaultServer
+    from workbench import ModelSpec, run_batch
+
+    faults = FaultServer().start()
+    for name, answer in grades.items():
+        faults.images[name] = str(ROOT / "sample_images" / name)
+        faults.answers[("cost", name)] = json.dumps({"severity": answer, "reason": "looked at it"})
+    models = work / "models.toml"
+    models.write_text(f"""
+[[models]]
+name = "road grader"
+provider = "custom"
+base_url = "{faults.url}"
+model = "cost"
+max_edge = 512
+selected = true
+""")
+    db = work / "runs.db"
+    grader = ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)
+    run = run_batch([str(ROOT / "sample_images" / n) for n in earlier], "pothole_severity", [grader], db=db,
+                    progress=False, source="notebook")
+    return faults, models, db, run

@@ -3,12 +3,11 @@ started and opens it with a click; Compare runs a model and shows a readable tab
 button gives key metrics and both plots. Screenshots at 1280 and 390 px go to tests/_artifacts/."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from tests.app_process import start_app, stop_app
+from tests.app_process import road_grader, start_app, stop_app
 from tests.test_app import ARTIFACTS, ROOT, _chromium
 
 SAMPLES = ROOT / "sample_images"
@@ -23,28 +22,9 @@ UNREADABLE = ("[object Object]", "NaN", "/tmp/", "gradio-tmp")
 def tour_app(tmp_path_factory):
     """The app on loopback with one OpenAI-compatible model (the fault server, which reports a cost) and a run
     store that already holds a run made from Python."""
-    from tests.fault_server import FaultServer
-    from workbench import ModelSpec, run_batch
-
     work = tmp_path_factory.mktemp("tour")
-    faults = FaultServer().start()
-    for name, answer in ROADS.items():
-        faults.images[name] = str(SAMPLES / name)
-        faults.answers[("cost", name)] = json.dumps({"severity": answer, "reason": "looked at it"})
-    (work / "models.toml").write_text(f"""
-[[models]]
-name = "road grader"
-provider = "custom"
-base_url = "{faults.url}"
-model = "cost"
-max_edge = 512
-selected = true
-""")
-    db = work / "runs.db"
-    grader = ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)
-    earlier = run_batch([str(SAMPLES / "road_clear.jpg")], "pothole_severity", [grader], db=db, progress=False,
-                        source="notebook")
-    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(work / "models.toml"), "WORKBENCH_DB": str(db)})
+    faults, models, db, earlier = road_grader(work, ROADS, ["road_clear.jpg"])
+    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(models), "WORKBENCH_DB": str(db)})
     yield {"url": url, "earlier": earlier.run_id, "faults": faults}
     stop_app(proc)
     faults.stop()

@@ -4,12 +4,11 @@ same cards and answers come back read-only, and the model server is not called a
 button hands over a report file. Screenshots at 1280 and 390 px go to tests/_artifacts/."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from tests.app_process import start_app, stop_app
+from tests.app_process import road_grader, start_app, stop_app
 from tests.test_app import ARTIFACTS, ROOT, _chromium
 from tests.test_app_tour import FLAGS, UNREADABLE
 
@@ -21,28 +20,9 @@ ROADS = {"road_pothole_severe.jpg": "severe", "road_clear.jpg": "no_pothole"}
 def share_app(tmp_path_factory):
     """The app with one OpenAI-compatible model on loopback (the fault server counts its calls) and a run store
     that already holds a two-image batch run made from Python."""
-    from tests.fault_server import FaultServer
-    from workbench import ModelSpec, run_batch
-
     work = tmp_path_factory.mktemp("share")
-    faults = FaultServer().start()
-    for name, answer in ROADS.items():
-        faults.images[name] = str(SAMPLES / name)
-        faults.answers[("cost", name)] = json.dumps({"severity": answer, "reason": "looked at it"})
-    (work / "models.toml").write_text(f"""
-[[models]]
-name = "road grader"
-provider = "custom"
-base_url = "{faults.url}"
-model = "cost"
-max_edge = 512
-selected = true
-""")
-    db = work / "runs.db"
-    grader = ModelSpec(name="road grader", provider="custom", base_url=faults.url, model="cost", max_edge=512)
-    earlier = run_batch([str(SAMPLES / n) for n in ROADS], "pothole_severity", [grader], db=db, progress=False,
-                        source="notebook")
-    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(work / "models.toml"), "WORKBENCH_DB": str(db)},
+    faults, models, db, earlier = road_grader(work, ROADS, list(ROADS))
+    proc, url, _ = start_app(work, env={"WORKBENCH_MODELS": str(models), "WORKBENCH_DB": str(db)},
                              drop=("SPACE_ID", "WORKBENCH_LOGIN", "WORKBENCH_AUTH"))
     yield {"url": url, "run": earlier.run_id, "faults": faults, "work": work}
     stop_app(proc)
