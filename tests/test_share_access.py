@@ -20,7 +20,7 @@ from workbench.ui.share_link import SHARE_PARAM, link_to_comparison
 from workbench.ui.shared_view import VIEW_KEYS, open_shared
 
 IMAGE = str(ROOT / "sample_images" / "road_pothole_severe.jpg")
-DUMMY_KEY = "sk-dummy-share-test-0123456789abcdef"
+DUMMY_KEY = "dummy-share-test-key-0123456789abcdef"  # not a real key: none is ever used in tests
 
 
 def profile(name: str) -> gr.OAuthProfile:
