@@ -13,7 +13,7 @@ from workbench.batch.context import Options, RunContext
 from workbench.batch.items import expand, model_key_of
 from workbench.batch.limiter import Limiter
 from workbench.batch.progress import Progress
-from workbench.batch.reader import readers_needed
+from workbench.batch.reader import chunk_size, readers_needed
 from workbench.batch.retry import MAX_PAUSE_S, AuthBreaker, RetryPolicy, backoff, rate_limit_pause
 from workbench.batch.writer import Writer
 from workbench.errors import (AuthError, BadRequestError, ConnectionFailedError, DeadlineError, RateLimitError,
@@ -114,6 +114,14 @@ def test_decoder_threads_follow_how_long_reading_takes_against_calls():
     assert readers_needed(0.0003, in_flight=64, call_s=0.05, decoders=4) == 1  # small images: one keeps up
     assert readers_needed(0.2, in_flight=8, call_s=0.5, decoders=4) == 4  # photos: every thread helps
     assert readers_needed(0.2, in_flight=8, call_s=0.5, decoders=2) == 2  # never more than allowed
+
+
+def test_chunks_grow_for_small_images_and_stay_single_for_photos():
+    assert chunk_size(None, doubled=4, largest=16) == 4  # nothing measured yet: keep doubling
+    assert chunk_size(0.0003, doubled=32, largest=16) == 16  # small images: never past a quarter of the workers
+    assert chunk_size(0.0003, doubled=8, largest=16) == 8  # ... growing one doubling at a time
+    assert chunk_size(0.08, doubled=2, largest=16) == 1  # photos: one per chunk, so decoders share the work
+    assert chunk_size(0.005, doubled=16, largest=16) == 4  # in between: about 20 ms of reading a chunk
 
 
 # --- when two calls are the same ----------------------------------------------------------------------------------

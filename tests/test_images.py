@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import struct
 import subprocess
@@ -486,6 +487,15 @@ def _phone_photo() -> bytes:
     return buffer.getvalue()
 
 
+def _with_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The same JPEG, its compressed pixels untouched, with an EXIF segment saying how to turn it."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
 def _psnr(a: bytes, b: bytes) -> float:
     x, y = (np.asarray(Image.open(io.BytesIO(d)).convert("RGB"), dtype=np.float64) for d in (a, b))
     mse = np.mean((x - y) ** 2)
@@ -500,7 +510,9 @@ def test_a_phone_photo_decodes_at_a_reduced_scale_and_sends_nearly_the_same_imag
         sent, today = encode_image(fast, max_edge=edge), encode_image(load_image(photo), max_edge=edge)
         assert (sent.width, sent.height) == (today.width, today.height) == (edge, edge * 3 // 4)
         assert _psnr(sent.data, today.data) >= MIN_PSNR_DB
-        assert abs(sent.size_bytes - today.size_bytes) <= 0.1 * today.size_bytes
+        # Bicubic after the reduced decode smooths this photo's sensor noise a little: fewer bytes (measured -6 % at
+        # 1536 px, -11 % at 768 px), never more than today's.
+        assert 0.85 * today.size_bytes <= sent.size_bytes <= 1.05 * today.size_bytes
 
 
 @pytest.mark.parametrize("name", ["beach_sunset.jpg", "road_pothole_minor.jpg", "id_card.png", "receipt.png"])
@@ -513,13 +525,23 @@ def test_sample_images_send_the_same_image_as_before(name):
         assert _psnr(sent.data, today.data) >= MIN_PSNR_DB
 
 
-def test_the_image_hash_of_a_reduced_decode_never_matches_another_images_key():
+def test_the_image_hash_of_a_reduced_decode_never_matches_another_images_key(tmp_path):
     photo = _phone_photo()
     full, fast = load_image(photo), load_image(photo, max_edge=1536)
+    assert fast.decoded_scale == 2 and full.decoded_scale == 1
+    assert fast.sha256 == hashlib.sha256(b"file:" + photo).hexdigest()  # the file's bytes, as images.py says
     assert fast.sha256 != full.sha256  # an older store's key for this photo: one new call, once
-    assert load_image(photo, max_edge=1536).sha256 == fast.sha256  # the same file, the same key
+    assert load_image(photo, max_edge=768).sha256 == fast.sha256  # the same file at another size: the same id
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(photo)
+    with path.open("rb") as fp:  # from a path and from a file object, the same id and the same pixels
+        assert {load_image(path, max_edge=1536).sha256, load_image(fp, max_edge=1536).sha256} == {fast.sha256}
+    assert load_image(path, max_edge=1536).pil.tobytes() == fast.pil.tobytes()
     buffer = io.BytesIO()
     fast.pil.save(buffer, "PNG")  # another image whose full-size pixels are exactly the reduced decode's
     assert load_image(buffer.getvalue()).sha256 != fast.sha256
+    rotated = _with_orientation(photo, 6)  # the same pixels, turned by EXIF: another image, another id
+    assert load_image(rotated, max_edge=1536).sha256 != fast.sha256
+    assert load_image(rotated, max_edge=1536).pil.size == (1512, 2016)
     small = (SAMPLES / "beach_sunset.jpg").read_bytes()  # decoded at full size anyway: the key is unchanged
     assert load_image(small, max_edge=512).sha256 == load_image(small).sha256

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import orjson
+
 from ..errors import (AuthError, BackendError, BadRequestError, ConfigError, ConnectionFailedError, DeadlineError,
                       KeyMissingError, NotFoundError, ProtocolError, RateLimitError, ServerError)
 from ..keys import resolve_key
@@ -298,7 +300,9 @@ class _LeanClient:
                                          "User-Agent": "vlm-workbench"}
 
     async def post_json(self, path: str, body: dict):
-        data = json.dumps(body, separators=(",", ":")).encode()
+        # orjson: a photo's data URL is most of the body, and json.dumps spent 2.5 ms scanning its 670 KB for
+        # characters to escape (orjson: 0.05 ms); the bytes are UTF-8 JSON either way.
+        data = orjson.dumps(body)
         response = await self.pool.post(path, self.headers, data)
         if not 200 <= response.status < 300:
             raise _LeanStatusError(response)

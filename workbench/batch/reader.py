@@ -40,14 +40,28 @@ def decoder_pool(threads: int) -> Executor:
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="workbench-decode")
 
 
+CHUNK_READ_S = 0.02  # a chunk is at most about this much reading (and never more than one image more than that)
+
+
+def chunk_size(read_s: float | None, doubled: int, largest: int) -> int:
+    """Images in the next chunk a decoder thread reads: growing 1, 2, 4… to `largest` (a quarter of the lane's
+    workers), and no more than CHUNK_READ_S of reading once one image's time is known. Small images (a fraction
+    of a millisecond) go 16 at a time, so hand-overs stay rare; photos (~80 ms) go one at a time, so two
+    decoders start together and finish together (in chunks of 4, 8 and 16, 48 photos left one decoder idle for
+    a quarter of the run)."""
+    if read_s is None or read_s <= 0:
+        return min(largest, doubled)
+    return max(1, min(largest, doubled, int(CHUNK_READ_S / read_s)))
+
+
 def readers_needed(read_s: float | None, in_flight: int, call_s: float, decoders: int) -> int:
     """Decoder threads worth using: enough to read images as fast as the lane's calls take them, no more.
 
     Small images take a fraction of a millisecond, mostly Python holding the GIL: one thread keeps up with
     64 calls in flight, and more would only take the GIL from the event loop (on a 16-core machine, 4 threads
     reading small images took the throughput benchmark from about 77 % of the ideal to 57 %). Photos take
-    ~200 ms, mostly in Pillow without the GIL: then every decoder thread helps. `read_s` is None until a
-    chunk after the first was read (the first pays one-off costs)."""
+    ~80 ms, mostly in Pillow without the GIL: then every decoder thread helps. `read_s` is None until the first
+    image was read (which pays one-off costs, so the first figure is high; later chunks correct it)."""
     if read_s is None:
         return 1
     return max(1, min(decoders, math.ceil(read_s * in_flight / call_s)))
@@ -144,7 +158,7 @@ class ReadAhead:
                 future = self._read_ahead(chunk)
                 future.add_done_callback(self._top_up)
                 self._ahead.append(future)
-                self._chunk = min(self._largest, self._chunk * 2)
+                self._chunk = chunk_size(self.read_s, self._chunk * 2, self._largest)
         except Exception as e:  # noqa: BLE001 — re-raised by the producer
             if _finished is None:
                 raise
@@ -184,8 +198,9 @@ class ReadAhead:
             out.append((path, live, edges, (_pictures(done, self.prepare), done.stat)))
         if read:
             self.chunks_read += 1
-            if self.chunks_read > 1:  # the first image pays one-off costs (Pillow's plugins, encoders)
-                self.read_s = (time.thread_time() - started + elsewhere) / read
+            # The first image pays one-off costs (Pillow's plugins, encoders): a high figure, enough to size the
+            # next chunks and readers until a later chunk measures the steady cost.
+            self.read_s = (time.thread_time() - started + elsewhere) / read
         hits = self.lookup(keys) if keys else {}
         return [(path, live, edges, outcome if not isinstance(outcome, tuple) else (*outcome, hits))
                 for path, live, edges, outcome in out]
