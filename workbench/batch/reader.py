@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..errors import ConfigError
-from ..image_prep import PreparedFile, prepare_file
+from ..image_prep import PreparedFile, prepare_file, warm_up
 from ..images import DEFAULT_MAX_EDGE, LoadedImage
 from ..models import ModelSpec
 from .items import Item
@@ -61,7 +61,8 @@ def readers_needed(read_s: float | None, in_flight: int, call_s: float, decoders
     64 calls in flight, and more would only take the GIL from the event loop (on a 16-core machine, 4 threads
     reading small images took the throughput benchmark from about 77 % of the ideal to 57 %). Photos take
     ~80 ms, mostly in Pillow without the GIL: then every decoder thread helps. `read_s` is None until the first
-    image was read (which pays one-off costs, so the first figure is high; later chunks correct it)."""
+    chunk was read; that chunk's one-off costs are paid beforehand (`warm_up`), or a first small image would look
+    as slow as a photo and start a second reader that only takes the GIL."""
     if read_s is None:
         return 1
     return max(1, min(decoders, math.ceil(read_s * in_flight / call_s)))
@@ -103,9 +104,10 @@ class ReadAhead:
 
     Reading ahead matters: the producer gets one turn per event-loop iteration, in which many calls may
     finish; with decoded images waiting, it refills the queue for all of them in that one turn. Chunks
-    (1, 2, 4… up to a quarter of the lane's workers) keep the first call quick and, after that, hand work to
-    and from the decoders a few times per batch of calls rather than once per image: each hand-over
-    wakes the event loop and the decoder, and they share one GIL. See `_top_up` for how many read at once.
+    (1, 2, 4… up to a quarter of the lane's workers; photos one at a time: `chunk_size`) keep the first call quick
+    and, after that, hand small images to and from the decoders a few times per batch of calls rather than once per
+    image: each hand-over wakes the event loop and the decoder, and they share one GIL. See `_top_up` for how many
+    read at once.
 
     `screen(group)` returns the items of an image that are to be sent (it stores the others as failures);
     `lookup(call keys)` returns the store's answers for them, asked in the decoder thread; `call_s()` is the
@@ -124,6 +126,7 @@ class ReadAhead:
         self._chunk, self._largest = 1, max(1, in_flight // 4)
         self._producing, self._top_up_failed = False, None
         self.read_s: float | None = None  # CPU seconds to read one image (decode, hash, encode), last chunk
+        self._warm = False  # warm_up has run in a decoder thread
         self.chunks_read = 0
 
     def start(self) -> None:
@@ -176,6 +179,9 @@ class ReadAhead:
         """In a decoder thread: decode, hash and encode each image (a big one in a worker process), and look its
         calls up in the store (one query per chunk), so the event loop, which drives every call of the lane,
         spends its time sending."""
+        if not self._warm:
+            warm_up(self.prepare)  # not timed: the first image's time is then its own
+            self._warm = True
         out, keys = [], []
         started, read, elsewhere = time.thread_time(), 0, 0.0  # CPU time: waits (GIL, workers) are not reading
         in_workers = self._to_workers(entries)  # started first: they run while this thread reads the small ones
@@ -198,8 +204,6 @@ class ReadAhead:
             out.append((path, live, edges, (_pictures(done, self.prepare), done.stat)))
         if read:
             self.chunks_read += 1
-            # The first image pays one-off costs (Pillow's plugins, encoders): a high figure, enough to size the
-            # next chunks and readers until a later chunk measures the steady cost.
             self.read_s = (time.thread_time() - started + elsewhere) / read
         hits = self.lookup(keys) if keys else {}
         return [(path, live, edges, outcome if not isinstance(outcome, tuple) else (*outcome, hits))

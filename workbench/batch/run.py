@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..backends import get_backend
 from ..errors import ConfigError, WorkbenchError
-from ..lifecycle import check_mode
+from ..lifecycle import check_mode, price_of
 from ..models import ModelSpec, resolve_models
 from ..store import RunStore
 from ..tasks import Task, get_task
@@ -278,6 +278,7 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
     threads = decoder_threads()
     decoders = decoder_pool(threads)
     processes = PhotoProcesses(threads, process_min_bytes(), context.say)  # started by the first big image
+    _look_up_prices_meanwhile(list({it.spec.name: it.spec for it in pending}.values()))
     lanes: dict[str, Lane] = {}
     lane_for: dict[str, Lane] = {}  # model name -> its lane, worked out once per model, not per item
     for it in pending:
@@ -297,6 +298,19 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
     finally:
         processes.shutdown()  # first: a decoder thread may be waiting on a worker
         decoders.shutdown(wait=False, cancel_futures=True)
+
+
+def _look_up_prices_meanwhile(specs) -> None:
+    """Each model's price, looked up in a thread while the first images are read: the first lookup imports the price
+    database (~0.25 s of Python), which would otherwise stop the event loop at the first answer."""
+    import threading
+
+    def look_up() -> None:
+        for spec in specs:
+            with contextlib.suppress(Exception):  # a price that cannot be found is reported with the first answer
+                price_of(spec)
+
+    threading.Thread(target=look_up, name="workbench-prices", daemon=True).start()
 
 
 def _run_coroutine(coroutine) -> None:
