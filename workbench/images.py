@@ -493,10 +493,8 @@ def encode_image(
         raise ImageError(f"cannot encode as {image_format!r} — use 'JPEG' or 'PNG'")
     if not 1 <= quality <= 100:
         raise ImageError(f"JPEG quality must be between 1 and 100, not {quality}")
+    from .image_bytes import saved_bytes  # the GIL stays free while the image is encoded
+
     pil = resized(image, max_edge)
-    buffer = io.BytesIO()
-    if fmt == "PNG":
-        pil.save(buffer, format="PNG")
-    else:
-        pil.save(buffer, format="JPEG", quality=quality)
-    return EncodedImage(buffer.getvalue(), _ENCODINGS[fmt], pil.width, pil.height)
+    options = {"format": "PNG"} if fmt == "PNG" else {"format": "JPEG", "quality": quality}
+    return EncodedImage(saved_bytes(pil, **options), _ENCODINGS[fmt], pil.width, pil.height)
