@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=50, help="distinct images (varied crops of sample_images/)")
     parser.add_argument("--pipeline-only", action="store_true",
                         help="only the side by side with transformers' pipeline")
+    parser.add_argument("--single-only", action="store_true",
+                        help="only single calls: run_model (as the compare app calls it) against model.generate")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -92,6 +94,9 @@ def run(args) -> None:
     run_model(images[0], TASK, spec, max_tokens=4)  # load the model, warm up
     if args.pipeline_only:
         against_pipeline(args, spec, images)
+        return
+    if args.single_only:
+        single_against_generate(args, spec, images)
         return
     run_model(images[0], TASK, spec, mode="score")  # build the decision pipeline
     import torch
@@ -135,7 +140,49 @@ def run(args) -> None:
     print(f"  ratio: batches of {args.batch_size} give {single_s / batch_s:.1f}× the one-by-one throughput "
           f"(goal ≥ 2×); {same}/{len(images)} answers identical to one by one (greedy)")
     print()
+    single_against_generate(args, spec, images)
     against_pipeline(args, spec, images)
+
+
+def single_against_generate(args, spec: ModelSpec, images: list) -> None:
+    """One image at a time, as the compare app calls a local model: `run_model` (the prompt rendered, the image
+    prepared, generate on the model's inference thread, the answer parsed into a Result) against the processor and
+    `model.generate` called directly on this thread with the same image and prompt. Taking turns image by image,
+    `--rounds` passes; medians per image."""
+    import torch
+
+    from workbench.backends.transformers_local import load_model
+
+    prompt = "Describe this road surface in detail."
+    loaded = load_model(spec)
+
+    def direct(image) -> str:
+        chat = [{"role": "user", "content": [{"type": "image", "image": image.pil}, {"type": "text", "text": prompt}]}]
+        inputs = loaded.processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=True,
+                                                      return_dict=True, return_tensors="pt").to(loaded.device)
+        with torch.inference_mode():
+            out = loaded.model.generate(**inputs, max_new_tokens=args.max_tokens, do_sample=False)
+        return loaded.processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    times: dict[str, list[float]] = {"run_model": [], "generate": []}
+    answers: dict[str, list[str]] = {"run_model": [], "generate": []}
+    for round_ in range(args.rounds):
+        for image in images:
+            for side in times:
+                start = time.perf_counter()
+                text = run_model(image, "ask", spec, prompt=prompt, max_tokens=args.max_tokens).raw_text \
+                    if side == "run_model" else direct(image)
+                times[side].append(time.perf_counter() - start)
+                if round_ == 0:
+                    answers[side].append(text.strip())
+    ours, theirs = (statistics.median(times[side]) for side in ("run_model", "generate"))
+    same = sum(a == b for a, b in zip(answers["run_model"], answers["generate"]))
+    print(f"single calls, {len(images)} images × {args.rounds} rounds, max {args.max_tokens} new tokens, taking turns")
+    print(f"  run_model:      {1000 * ours:7.1f} ms per image (median)")
+    print(f"  model.generate: {1000 * theirs:7.1f} ms per image (median; the processor and generate on this thread)")
+    print(f"  ratio: run_model takes {ours / theirs:.2f}× the time of a direct generate (goal ≤ 1×, within noise); "
+          f"{same}/{len(images)} answers identical (greedy)")
+    print()
 
 
 def against_pipeline(args, spec: ModelSpec, images: list) -> None:

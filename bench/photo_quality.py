@@ -101,6 +101,8 @@ def main() -> None:
     for name in ("road_pothole_severe.jpg", "park_scene.jpg"):
         quality(name, (ROOT / "sample_images" / name).read_bytes(), (256,))
     steps(photo)
+    if BENCH_PHOTO.exists():
+        steps(BENCH_PHOTO.read_bytes())
 
 
 if __name__ == "__main__":

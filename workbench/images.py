@@ -459,8 +459,8 @@ def resized(image: LoadedImage, max_edge: int | None) -> Image.Image:
     LANCZOS, except after a reduced-scale decode, where bicubic: the JPEG decoder's DCT scaling has done the big
     shrink (and its anti-aliasing), what is left is less than 2×, and there bicubic costs two thirds of LANCZOS's
     time (40 against 62 ms from 2000×1500 to 1536×1152) while the sent image stays as close to an ideal resize of
-    the full photo (within 0.5 dB PSNR of LANCZOS after the same decode: tests/test_images.py, README's
-    Performance section).
+    the full photo (within 0.6 dB PSNR of LANCZOS after the same decode: `bench/photo_quality.py`, the README's
+    Performance section; at least 35 dB against a full decode: tests/test_images.py).
 
     May return `image.pil` itself: copy before drawing on the result.
     """
