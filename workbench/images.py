@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from workbench.errors import ImageError
+from workbench.image_bytes import saved_bytes  # encodes with the GIL free
 
 _HEIF_AVAILABLE = importlib.util.find_spec("pillow_heif") is not None
 
@@ -493,8 +494,6 @@ def encode_image(
         raise ImageError(f"cannot encode as {image_format!r} — use 'JPEG' or 'PNG'")
     if not 1 <= quality <= 100:
         raise ImageError(f"JPEG quality must be between 1 and 100, not {quality}")
-    from .image_bytes import saved_bytes  # the GIL stays free while the image is encoded
-
     pil = resized(image, max_edge)
     options = {"format": "PNG"} if fmt == "PNG" else {"format": "JPEG", "quality": quality}
     return EncodedImage(saved_bytes(pil, **options), _ENCODINGS[fmt], pil.width, pil.height)
