@@ -215,17 +215,12 @@ def test_a_duplicate_call_waits_for_the_one_on_its_way(tmp_path, leader_answers)
 
 
 def test_each_models_price_is_looked_up_in_a_thread_before_the_first_answer():
-    import threading
-
     from workbench import lifecycle
     from workbench.batch.run import _look_up_prices_meanwhile
 
     priced = spec("priced", price={"input_per_m": 0.15, "output_per_m": 0.6})
     lifecycle._PRICES.clear()
-    _look_up_prices_meanwhile([priced, spec("unpriced")])
-    for thread in threading.enumerate():
-        if thread.name == "workbench-prices":
-            thread.join(timeout=30)
+    _look_up_prices_meanwhile([priced, spec("unpriced")]).join(timeout=30)
     assert len(lifecycle._PRICES) == 2  # both looked up once: the first answer finds them ready
     price = lifecycle.price_of(priced)
     assert (price.input_per_m, price.output_per_m) == (0.15, 0.6)

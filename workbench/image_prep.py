@@ -7,10 +7,13 @@ importing the batch package there would cost it most of a second and tens of MB.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from PIL import Image
 
 from .images import load_image, resized
 
@@ -52,10 +55,6 @@ def warm_up(prepare: Callable | None) -> None:
     """Pay a process's one-off costs of reading an image (Pillow's plugins and codecs, the backend's encoder: about
     40 ms) on a tiny image, so that the first real image's time is its own: the reader sizes its chunks and its
     decoder threads on that time (a first 32-pixel PNG took 35 ms, later ones 0.3 ms)."""
-    import io
-
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, "PNG")
     image = load_image(buffer.getvalue(), max_edge=8)

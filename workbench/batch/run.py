@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -300,17 +301,19 @@ async def _send(context: RunContext, pending: list[Item]) -> None:
         decoders.shutdown(wait=False, cancel_futures=True)
 
 
-def _look_up_prices_meanwhile(specs) -> None:
+def _look_up_prices_meanwhile(specs) -> threading.Thread:
     """Each model's price, looked up in a thread while the first images are read: the first lookup imports the price
-    database (~0.25 s of Python), which would otherwise stop the event loop at the first answer."""
-    import threading
+    database (~0.25 s of Python), which would otherwise stop the event loop at the first answer. Returns the thread
+    (nobody waits for it: `price_of` answers whether it has finished or not)."""
 
     def look_up() -> None:
         for spec in specs:
             with contextlib.suppress(Exception):  # a price that cannot be found is reported with the first answer
                 price_of(spec)
 
-    threading.Thread(target=look_up, name="workbench-prices", daemon=True).start()
+    thread = threading.Thread(target=look_up, name="workbench-prices", daemon=True)
+    thread.start()
+    return thread
 
 
 def _run_coroutine(coroutine) -> None:
